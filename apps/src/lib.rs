@@ -1,0 +1,1 @@
+//! The app model (see docs/manifest.md).

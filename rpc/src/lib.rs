@@ -1,0 +1,1 @@
+//! JSON-RPC gateway (issue 5).

@@ -1,0 +1,1 @@
+//! In-memory engine with fault injection (to be written).

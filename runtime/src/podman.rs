@@ -1,0 +1,1 @@
+//! Podman adapter (to be written).
