@@ -1,1 +1,4 @@
 //! The supervision tree.
+
+pub mod app;
+pub mod status;
