@@ -151,9 +151,12 @@ impl ContainerRuntime for MockRuntime {
     async fn image_labels(&self, image: &str) -> RuntimeResult<BTreeMap<String, String>> {
         self.enter(Op::ImageLabels).await?;
         let state = self.state();
-        let labels = state.images.get(image).ok_or_else(|| RuntimeError::NotFound {
-            what: format!("image {image}"),
-        })?;
+        let labels = state
+            .images
+            .get(image)
+            .ok_or_else(|| RuntimeError::NotFound {
+                what: format!("image {image}"),
+            })?;
         Ok(labels.clone())
     }
 

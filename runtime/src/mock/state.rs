@@ -49,7 +49,12 @@ impl MockContainer {
     }
 
     fn role(&self) -> Role {
-        Role::parse(self.spec.labels.get(labels::ROLE).map_or("", String::as_str))
+        Role::parse(
+            self.spec
+                .labels
+                .get(labels::ROLE)
+                .map_or("", String::as_str),
+        )
     }
 }
 
@@ -120,7 +125,11 @@ impl State {
                 what: format!("image {}", spec.image),
             });
         }
-        if let Some(network) = spec.network.as_ref().filter(|n| !self.networks.contains(*n)) {
+        if let Some(network) = spec
+            .network
+            .as_ref()
+            .filter(|n| !self.networks.contains(*n))
+        {
             return Err(RuntimeError::NotFound {
                 what: format!("network {network}"),
             });
@@ -204,9 +213,12 @@ impl State {
         container.state = RunState::Exited;
         container.exit_code = Some(code);
         container.finished_at = Some(Instant::now());
-        self.emit(name, EngineEventKind::Die {
-            exit_code: Some(code),
-        });
+        self.emit(
+            name,
+            EngineEventKind::Die {
+                exit_code: Some(code),
+            },
+        );
     }
 
     /// Tell event subscribers, for managed containers only (the real
@@ -271,7 +283,10 @@ impl State {
         let secs = millis / 1000;
         let day = secs / 86_400 % 28 + 1;
         let (h, m, s) = (secs / 3600 % 24, secs / 60 % 60, secs % 60);
-        format!("2026-02-{day:02}T{h:02}:{m:02}:{s:02}.{:03}Z", millis % 1000)
+        format!(
+            "2026-02-{day:02}T{h:02}:{m:02}:{s:02}.{:03}Z",
+            millis % 1000
+        )
     }
 }
 
