@@ -1,4 +1,5 @@
 //! The supervision tree.
 
 pub mod app;
+pub mod secrets;
 pub mod status;

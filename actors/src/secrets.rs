@@ -1,0 +1,224 @@
+//! Generated secrets: created once, stored 0600 under 0700 directories,
+//! never logged (invariant 5). Rendering asks a [`SecretSource`], so the
+//! Secrets actor can later take over from [`FileSecrets`].
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use archy_apps::{Manifest, SecretKind};
+
+/// Where rendering gets the value of `${secret:NAME}` and
+/// `${app:ID:secret:NAME}`.
+pub trait SecretSource: Send + Sync {
+    fn get(&self, app: &str, name: &str) -> Option<String>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("cannot {action} secret file {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Secrets as files: `<root>/<app>/<name>`, one value per file.
+#[derive(Debug, Clone)]
+pub struct FileSecrets {
+    root: PathBuf,
+}
+
+impl FileSecrets {
+    /// `root` is the state directory's `secrets/`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        FileSecrets { root: root.into() }
+    }
+
+    pub fn app_dir(&self, app: &str) -> PathBuf {
+        self.root.join(app)
+    }
+
+    /// Generate every secret the manifest declares that does not exist yet;
+    /// existing ones are kept as they are (reinstall reuses them).
+    pub fn ensure(&self, manifest: &Manifest) -> Result<(), SecretsError> {
+        if manifest.generated_secrets.is_empty() {
+            return Ok(());
+        }
+        let dir = self.app_dir(&manifest.id);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|source| io_error("create the directory of", &dir, source))?;
+        for secret in &manifest.generated_secrets {
+            let path = dir.join(&secret.name);
+            if path.exists() {
+                continue;
+            }
+            let value = generate(secret.kind, secret.length)
+                .map_err(|source| io_error("generate", &path, source))?;
+            write_new_private(&path, value.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Delete every secret of `app` (purge). A missing directory is fine.
+    pub fn purge(&self, app: &str) -> Result<(), SecretsError> {
+        let dir = self.app_dir(app);
+        match fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error("remove", &dir, e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl SecretSource for FileSecrets {
+    fn get(&self, app: &str, name: &str) -> Option<String> {
+        // Names come from validated manifests; refuse path tricks anyway.
+        if [app, name]
+            .iter()
+            .any(|p| p.contains('/') || p.starts_with('.'))
+        {
+            return None;
+        }
+        fs::read_to_string(self.root.join(app).join(name)).ok()
+    }
+}
+
+/// Write `bytes` to a temporary 0600 file, fsync, then rename into place,
+/// so a crash never leaves a half-written secret.
+fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), SecretsError> {
+    let tmp = path.with_extension("tmp");
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| io_error("create", &tmp, e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io_error("write", &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| io_error("rename into", path, e))
+}
+
+fn io_error(action: &'static str, path: &Path, source: io::Error) -> SecretsError {
+    SecretsError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+const HEX: &[u8] = b"0123456789abcdef";
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/// Alphanumerics plus punctuation that needs no quoting in config files.
+const PASSWORD: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~+=";
+
+/// `length` characters from the kind's alphabet, uniformly, from the OS's
+/// random source (rejection sampling: no modulo bias).
+fn generate(kind: SecretKind, length: usize) -> io::Result<String> {
+    let alphabet = match kind {
+        SecretKind::Hex => HEX,
+        SecretKind::Alnum => ALNUM,
+        SecretKind::Password => PASSWORD,
+    };
+    let limit = 256 - 256 % alphabet.len();
+    let mut urandom = fs::File::open("/dev/urandom")?;
+    let mut out = String::with_capacity(length);
+    let mut buf = [0u8; 64];
+    while out.len() < length {
+        urandom.read_exact(&mut buf)?;
+        for &b in buf.iter().filter(|&&b| (b as usize) < limit) {
+            if out.len() == length {
+                break;
+            }
+            out.push(alphabet[b as usize % alphabet.len()] as char);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn manifest() -> Manifest {
+        Manifest::from_yaml_str(
+            r#"
+id: vault
+name: Vault
+version: "1"
+generated_secrets:
+  - { name: rpc, kind: hex, length: 40 }
+  - { name: pw, kind: password }
+container:
+  image: docker.io/library/busybox:latest
+  env:
+    PASSWORD: ${secret:pw}
+"#,
+            Path::new("/catalog/vault/manifest.yml"),
+        )
+        .unwrap()
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn ensure_generates_private_files_of_the_declared_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = FileSecrets::new(dir.path());
+        secrets.ensure(&manifest()).unwrap();
+        let rpc = secrets.get("vault", "rpc").unwrap();
+        assert_eq!(rpc.len(), 40);
+        assert!(rpc.bytes().all(|b| HEX.contains(&b)));
+        let pw = secrets.get("vault", "pw").unwrap();
+        assert_eq!(pw.len(), archy_apps::defaults::SECRET_LENGTH);
+        assert_eq!(mode(&secrets.app_dir("vault")), 0o700);
+        assert_eq!(mode(&secrets.app_dir("vault").join("pw")), 0o600);
+    }
+
+    #[test]
+    fn ensure_keeps_existing_secrets_so_reinstall_reuses_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = FileSecrets::new(dir.path());
+        secrets.ensure(&manifest()).unwrap();
+        let first = secrets.get("vault", "pw").unwrap();
+        secrets.ensure(&manifest()).unwrap();
+        assert_eq!(secrets.get("vault", "pw").unwrap(), first);
+    }
+
+    #[test]
+    fn purge_deletes_them_and_a_second_purge_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = FileSecrets::new(dir.path());
+        secrets.ensure(&manifest()).unwrap();
+        secrets.purge("vault").unwrap();
+        assert!(secrets.get("vault", "pw").is_none());
+        secrets.purge("vault").unwrap();
+    }
+
+    #[test]
+    fn get_refuses_names_that_escape_the_app_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("top"), "x").unwrap();
+        let secrets = FileSecrets::new(dir.path().join("sub"));
+        assert!(secrets.get("..", "top").is_none());
+        assert!(secrets.get("a", "../../top").is_none());
+    }
+
+    #[test]
+    fn generated_values_differ_and_use_only_the_alphabet() {
+        let a = generate(SecretKind::Alnum, 32).unwrap();
+        let b = generate(SecretKind::Alnum, 32).unwrap();
+        assert_ne!(a, b);
+        assert!(a.bytes().all(|c| ALNUM.contains(&c)));
+    }
+}
