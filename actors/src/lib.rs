@@ -3,3 +3,4 @@
 pub mod app;
 pub mod secrets;
 pub mod status;
+pub mod store;
