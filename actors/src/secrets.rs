@@ -3,27 +3,22 @@
 //! Secrets actor can later take over from [`FileSecrets`].
 
 use std::fs;
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read};
+use std::path::PathBuf;
 
 use archy_apps::{Manifest, SecretKind};
 
+use crate::store::{create_private_dir, write_atomic_with_mode, StoreError, FILE_MODE};
+
 /// Where rendering gets the value of `${secret:NAME}` and
-/// `${app:ID:secret:NAME}`.
+/// `${app:ID:secret:NAME}`, and who generates and deletes them.
 pub trait SecretSource: Send + Sync {
     fn get(&self, app: &str, name: &str) -> Option<String>;
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SecretsError {
-    #[error("cannot {action} secret file {}: {source}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    /// Generate every secret the manifest declares that does not exist yet;
+    /// existing ones are kept as they are (reinstall reuses them).
+    fn ensure(&self, manifest: &Manifest) -> Result<(), StoreError>;
+    /// Delete every secret of `app` (purge). Nothing to delete is fine.
+    fn purge(&self, app: &str) -> Result<(), StoreError>;
 }
 
 /// Secrets as files: `<root>/<app>/<name>`, one value per file.
@@ -41,39 +36,6 @@ impl FileSecrets {
     pub fn app_dir(&self, app: &str) -> PathBuf {
         self.root.join(app)
     }
-
-    /// Generate every secret the manifest declares that does not exist yet;
-    /// existing ones are kept as they are (reinstall reuses them).
-    pub fn ensure(&self, manifest: &Manifest) -> Result<(), SecretsError> {
-        if manifest.generated_secrets.is_empty() {
-            return Ok(());
-        }
-        let dir = self.app_dir(&manifest.id);
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|source| io_error("create the directory of", &dir, source))?;
-        for secret in &manifest.generated_secrets {
-            let path = dir.join(&secret.name);
-            if path.exists() {
-                continue;
-            }
-            let value = generate(secret.kind, secret.length)
-                .map_err(|source| io_error("generate", &path, source))?;
-            write_new_private(&path, value.as_bytes())?;
-        }
-        Ok(())
-    }
-
-    /// Delete every secret of `app` (purge). A missing directory is fine.
-    pub fn purge(&self, app: &str) -> Result<(), SecretsError> {
-        let dir = self.app_dir(app);
-        match fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error("remove", &dir, e)),
-            _ => Ok(()),
-        }
-    }
 }
 
 impl SecretSource for FileSecrets {
@@ -87,30 +49,38 @@ impl SecretSource for FileSecrets {
         }
         fs::read_to_string(self.root.join(app).join(name)).ok()
     }
-}
 
-/// Write `bytes` to a temporary 0600 file, fsync, then rename into place,
-/// so a crash never leaves a half-written secret.
-fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), SecretsError> {
-    let tmp = path.with_extension("tmp");
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| io_error("create", &tmp, e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io_error("write", &tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| io_error("rename into", path, e))
-}
+    fn ensure(&self, manifest: &Manifest) -> Result<(), StoreError> {
+        if manifest.generated_secrets.is_empty() {
+            return Ok(());
+        }
+        let dir = self.app_dir(&manifest.id);
+        create_private_dir(&dir)?;
+        for secret in &manifest.generated_secrets {
+            let path = dir.join(&secret.name);
+            if path.exists() {
+                continue;
+            }
+            let value = generate(secret.kind, secret.length).map_err(|source| StoreError::Io {
+                action: "generate",
+                path: path.clone(),
+                source,
+            })?;
+            write_atomic_with_mode(&path, value.as_bytes(), FILE_MODE)?;
+        }
+        Ok(())
+    }
 
-fn io_error(action: &'static str, path: &Path, source: io::Error) -> SecretsError {
-    SecretsError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
+    fn purge(&self, app: &str) -> Result<(), StoreError> {
+        let dir = self.app_dir(app);
+        match fs::remove_dir_all(&dir) {
+            Err(source) if source.kind() != io::ErrorKind::NotFound => Err(StoreError::Io {
+                action: "remove",
+                path: dir,
+                source,
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -147,6 +117,7 @@ fn generate(kind: SecretKind, length: usize) -> io::Result<String> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
 
     fn manifest() -> Manifest {
         Manifest::from_yaml_str(

@@ -269,18 +269,33 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreError;
 
+    /// Answers every secret with `<app>/<name>`; `Empty` answers none.
     struct Fixed;
+    struct Empty;
+
     impl SecretSource for Fixed {
         fn get(&self, app: &str, name: &str) -> Option<String> {
             Some(format!("{app}/{name}"))
         }
+        fn ensure(&self, _: &Manifest) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn purge(&self, _: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
     }
 
-    struct Empty;
     impl SecretSource for Empty {
         fn get(&self, _: &str, _: &str) -> Option<String> {
             None
+        }
+        fn ensure(&self, _: &Manifest) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn purge(&self, _: &str) -> Result<(), StoreError> {
+            Ok(())
         }
     }
 
