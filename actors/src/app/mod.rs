@@ -1,10 +1,13 @@
 //! One actor per installed app: its state machine, its operations and the
 //! containers they render.
 
+pub mod actor;
 pub mod env;
 pub mod ops;
 pub mod render;
 pub mod state;
+mod task;
 
+pub use actor::{ask, AppActor, AppActorState, AppArgs, AppError, AppMsg, Reply};
 pub use env::{AppConfig, AppEnv};
 pub use state::{allowed, AppState, InstallPhase, OpKind, StateKind};

@@ -128,12 +128,21 @@ impl fmt::Display for AppState {
 
 /// The one transition table. A state may move to itself only where its data
 /// changes (install phase, a new blocked/failed reason, a new restart
-/// countdown). `Absent` may jump to `Running`/`Stopped`: that is adoption of
-/// containers a previous daemon or actor left behind.
+/// countdown). An actor starts in `Absent` and adopts what it finds, so
+/// `Absent` may jump to `Running`, `Stopped` or `Stopping` (a container
+/// running that the user had stopped).
 pub fn allowed(from: StateKind, to: StateKind) -> bool {
     use StateKind::*;
     let targets: &[StateKind] = match from {
-        Absent => &[Installing, Running, Stopped, Starting, Failed, Uninstalling],
+        Absent => &[
+            Installing,
+            Running,
+            Stopping,
+            Stopped,
+            Starting,
+            Failed,
+            Uninstalling,
+        ],
         Installing => &[Installing, Running, Blocked, Failed, Uninstalling],
         Starting => &[Running, Blocked, Failed, Stopping, Uninstalling],
         Running => &[

@@ -1,0 +1,814 @@
+//! The app actor. Its mailbox is the app's mutex: one operation at a time,
+//! run as a task the actor owns, so `Status` answers at once while a 600 s
+//! stop runs. A duplicate request joins the one in flight or queued; a
+//! conflicting one waits its turn; uninstall cancels an install in flight.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use archy_apps::Manifest;
+use archy_runtime::Observed;
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr};
+use tokio::task::JoinHandle;
+
+use super::env::AppEnv;
+use super::ops::{Op, OpCtx, OpError, Progress};
+use super::render::container_name;
+use super::state::{allowed, AppState, OpKind};
+use super::task::OwnedTask;
+use crate::status::{now_ms, AppStatus, Health, Transition};
+use crate::store::{self, DesiredApp, RestartDecision, StoreError};
+
+/// Where an operation's outcome is sent when it finishes.
+pub type Reply = RpcReplyPort<Result<(), AppError>>;
+
+pub enum AppMsg {
+    Install {
+        reply: Option<Reply>,
+    },
+    Start {
+        reply: Option<Reply>,
+    },
+    Stop {
+        reply: Option<Reply>,
+    },
+    Restart {
+        reply: Option<Reply>,
+    },
+    Uninstall {
+        purge: bool,
+        reply: Option<Reply>,
+    },
+    /// Answered at once from the actor's state, never behind an operation.
+    Status(RpcReplyPort<AppStatus>),
+    /// The reconciler's view of this app's containers (one list call).
+    Observe(Vec<Observed>),
+    /// An engine `die` event for one of this app's containers.
+    Died {
+        container: String,
+        exit_code: Option<i64>,
+    },
+    HealthChanged {
+        healthy: bool,
+        reason: String,
+    },
+    UpdateManifest(Arc<Manifest>),
+    /// From the operation task: a phase change.
+    OpProgress {
+        op_id: u64,
+        to: AppState,
+        reason: String,
+    },
+    /// From the operation task: it ended.
+    OpDone {
+        op_id: u64,
+        result: Result<(), OpError>,
+    },
+    /// From the restart timer: a crashed app's backoff is over.
+    RestartDue {
+        timer_id: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppError {
+    #[error("{app} is not installed; install it first")]
+    NotInstalled { app: String },
+    #[error("{app} failed: {reason}")]
+    Failed { app: String, reason: String },
+    #[error("{app} is blocked: {reason}")]
+    Blocked { app: String, reason: String },
+    #[error("{app}: the {op:?} was cancelled: {why}")]
+    Cancelled {
+        app: String,
+        op: OpKind,
+        why: String,
+    },
+    #[error("{app}: cannot {op:?} while it is {state}")]
+    Refused {
+        app: String,
+        op: OpKind,
+        state: String,
+    },
+    #[error("{app}: cannot record your request: {reason}")]
+    Store { app: String, reason: String },
+    #[error("{app}: its actor is not answering: {reason}")]
+    Unreachable { app: String, reason: String },
+}
+
+/// What an app actor is started with; cloned for every restart.
+#[derive(Clone)]
+pub struct AppArgs {
+    pub manifest: Arc<Manifest>,
+    pub env: AppEnv,
+}
+
+pub struct AppActor;
+
+impl AppActor {
+    /// The registered name, so a restarted actor is found again.
+    pub fn name(app: &str) -> String {
+        format!("app:{app}")
+    }
+
+    pub async fn spawn(args: AppArgs) -> Result<(ActorRef<AppMsg>, JoinHandle<()>), SpawnErr> {
+        let name = Self::name(&args.manifest.id);
+        Actor::spawn(Some(name), AppActor, args).await
+    }
+
+    pub async fn spawn_linked(
+        args: AppArgs,
+        supervisor: ActorCell,
+    ) -> Result<(ActorRef<AppMsg>, JoinHandle<()>), SpawnErr> {
+        let name = Self::name(&args.manifest.id);
+        Actor::spawn_linked(Some(name), AppActor, args, supervisor).await
+    }
+}
+
+/// Send a request and wait until its operation finishes.
+pub async fn ask(
+    actor: &ActorRef<AppMsg>,
+    app: &str,
+    request: impl FnOnce(Option<Reply>) -> AppMsg,
+) -> Result<(), AppError> {
+    let unreachable = |reason: String| AppError::Unreachable {
+        app: app.to_string(),
+        reason,
+    };
+    match actor.call(|reply| request(Some(reply)), None).await {
+        Ok(ractor::rpc::CallResult::Success(result)) => result,
+        Ok(other) => Err(unreachable(format!("{other:?}"))),
+        Err(e) => Err(unreachable(e.to_string())),
+    }
+}
+
+struct InFlight {
+    id: u64,
+    op: Op,
+    waiters: Vec<Reply>,
+    _task: OwnedTask,
+}
+
+struct Queued {
+    op: Op,
+    waiters: Vec<Reply>,
+}
+
+struct RestartTimer {
+    id: u64,
+    from: usize,
+    _task: OwnedTask,
+}
+
+pub struct AppActorState {
+    myself: ActorRef<AppMsg>,
+    manifest: Arc<Manifest>,
+    env: AppEnv,
+    /// The authoritative status; the board holds a copy.
+    status: AppStatus,
+    desired: DesiredApp,
+    /// The manifest changed while the app was stopped: the next start
+    /// recreates its containers.
+    recreate_on_start: bool,
+    current: Option<InFlight>,
+    queue: VecDeque<Queued>,
+    timer: Option<RestartTimer>,
+    next_id: u64,
+}
+
+impl Actor for AppActor {
+    type Msg = AppMsg;
+    type State = AppActorState;
+    type Arguments = AppArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<AppMsg>,
+        args: AppArgs,
+    ) -> Result<AppActorState, ActorProcessingErr> {
+        let app = args.manifest.id.clone();
+        let mut status = AppStatus::new(&app, AppState::Absent, "not installed");
+        status.provides = args.manifest.provides.clone();
+        status.restart_count = args.env.tracker().record(&app).map_or(0, |r| r.attempts);
+        let desired = DesiredApp {
+            app_id: app,
+            installed: false,
+            user_stopped: false,
+            manifest_hash: args.manifest.content_hash(),
+            installed_at: 0,
+        };
+        Ok(AppActorState {
+            myself,
+            manifest: args.manifest,
+            env: args.env,
+            status,
+            desired,
+            recreate_on_start: false,
+            current: None,
+            queue: VecDeque::new(),
+            timer: None,
+            next_id: 1,
+        })
+    }
+
+    async fn post_start(
+        &self,
+        _myself: ActorRef<AppMsg>,
+        state: &mut AppActorState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.adopt().await;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<AppMsg>,
+        message: AppMsg,
+        state: &mut AppActorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            AppMsg::Install { reply } => state.request(Op::Install, reply),
+            AppMsg::Start { reply } => state.request(Op::Start, reply),
+            AppMsg::Stop { reply } => state.request(Op::Stop, reply),
+            AppMsg::Restart { reply } => state.request(Op::Restart, reply),
+            AppMsg::Uninstall { purge, reply } => state.request(Op::Uninstall { purge }, reply),
+            AppMsg::Status(reply) => {
+                let _ = reply.send(state.status.clone());
+            }
+            AppMsg::Observe(observed) => state.observe(&observed),
+            AppMsg::Died {
+                container,
+                exit_code,
+            } => state.died(&container, exit_code),
+            AppMsg::HealthChanged { healthy, reason } => state.health_changed(healthy, reason),
+            AppMsg::UpdateManifest(manifest) => state.update_manifest(manifest),
+            AppMsg::OpProgress { op_id, to, reason } => {
+                if state.current.as_ref().is_some_and(|c| c.id == op_id) {
+                    state.transition(to, reason);
+                }
+            }
+            AppMsg::OpDone { op_id, result } => state.finish(op_id, result),
+            AppMsg::RestartDue { timer_id } => state.restart_due(timer_id),
+        }
+        Ok(())
+    }
+}
+
+impl AppActorState {
+    fn app(&self) -> &str {
+        &self.manifest.id
+    }
+
+    fn ctx(&self) -> OpCtx {
+        OpCtx {
+            manifest: self.manifest.clone(),
+            env: self.env.clone(),
+        }
+    }
+
+    fn member_names(&self) -> Vec<String> {
+        self.manifest
+            .members()
+            .iter()
+            .map(|m| container_name(&self.manifest, m.name))
+            .collect()
+    }
+
+    // ---- requests ------------------------------------------------------------
+
+    /// A user's request: join a duplicate, else record the user's word and
+    /// queue it (uninstall first cancels an install or heal in flight).
+    fn request(&mut self, op: Op, reply: Option<Reply>) {
+        if let Some(current) = self.current.as_mut().filter(|c| c.op == op) {
+            current.waiters.extend(reply);
+            return;
+        }
+        if let Some(queued) = self.queue.iter_mut().find(|q| q.op == op) {
+            queued.waiters.extend(reply);
+            return;
+        }
+        let needs_install = !matches!(op, Op::Install | Op::Uninstall { .. });
+        if needs_install && !self.desired.installed {
+            let app = self.app().to_string();
+            answer(reply, Err(AppError::NotInstalled { app }));
+            return;
+        }
+        if let Err(e) = self.accept(op) {
+            let app = self.app().to_string();
+            let reason = e.to_string();
+            answer(reply, Err(AppError::Store { app, reason }));
+            return;
+        }
+        // The user acted: a pending crash restart is superseded.
+        self.timer = None;
+        if let Op::Uninstall { .. } = op {
+            self.cancel_for_uninstall();
+        }
+        self.queue.push_back(Queued {
+            op,
+            waiters: reply.into_iter().collect(),
+        });
+        self.pump();
+    }
+
+    /// Persist what the user asked for before any engine call, so a crash
+    /// mid-operation converges to the user's word.
+    fn accept(&mut self, op: Op) -> Result<(), StoreError> {
+        let mut desired = self.desired.clone();
+        let mut clear_restarts = true;
+        match op {
+            Op::Install => {
+                if !desired.installed {
+                    desired.installed_at = store::unix_secs(SystemTime::now());
+                }
+                desired.installed = true;
+                desired.user_stopped = false;
+                desired.manifest_hash = self.manifest.content_hash();
+            }
+            Op::Start | Op::Restart => desired.user_stopped = false,
+            Op::Stop => {
+                desired.user_stopped = true;
+                clear_restarts = false;
+            }
+            Op::Uninstall { .. } => desired.installed = false,
+            Op::Heal { .. } => return Ok(()),
+        }
+        self.env.desired.save(&desired)?;
+        if clear_restarts {
+            let mut tracker = self.env.tracker();
+            tracker.clear(self.app());
+            tracker.save()?;
+            self.status.restart_count = 0;
+        }
+        self.status.user_stopped = desired.user_stopped;
+        self.desired = desired;
+        self.env.board.set(self.status.clone());
+        Ok(())
+    }
+
+    /// Uninstall is the user's clear intent: an install or crash restart in
+    /// flight stops now, and queued operations are moot.
+    fn cancel_for_uninstall(&mut self) {
+        let app = self.app().to_string();
+        let cancel = |op: Op, waiters: Vec<Reply>| {
+            for reply in waiters {
+                let _ = reply.send(Err(AppError::Cancelled {
+                    app: app.clone(),
+                    op: op.kind(),
+                    why: "you asked to uninstall the app".into(),
+                }));
+            }
+        };
+        if let Some(current) = self
+            .current
+            .take_if(|c| matches!(c.op, Op::Install | Op::Heal { .. }))
+        {
+            // Dropping it aborts the task; uninstall then cleans up.
+            cancel(current.op, current.waiters);
+        }
+        for queued in std::mem::take(&mut self.queue) {
+            cancel(queued.op, queued.waiters);
+        }
+    }
+
+    /// Start the next queued operation if none is running.
+    fn pump(&mut self) {
+        while self.current.is_none() {
+            let Some(Queued { mut op, waiters }) = self.queue.pop_front() else {
+                return;
+            };
+            if op == Op::Start && self.recreate_on_start {
+                op = Op::Install;
+            }
+            let (initial, reason) = initial_state(op);
+            if !self.transition(initial, reason) {
+                let state = self.status.state.to_string();
+                let app = self.app().to_string();
+                for reply in waiters {
+                    let refused = AppError::Refused {
+                        app: app.clone(),
+                        op: op.kind(),
+                        state: state.clone(),
+                    };
+                    let _ = reply.send(Err(refused));
+                }
+                continue;
+            }
+            if op == Op::Install {
+                self.recreate_on_start = false;
+            }
+            self.launch(op, waiters);
+        }
+    }
+
+    fn launch(&mut self, op: Op, waiters: Vec<Reply>) {
+        let id = self.next_id();
+        let ctx = self.ctx();
+        let actor = self.myself.clone();
+        let progress = Progress::new(move |to, reason| {
+            let _ = actor.cast(AppMsg::OpProgress {
+                op_id: id,
+                to,
+                reason,
+            });
+        });
+        let actor = self.myself.clone();
+        let task = OwnedTask::spawn(async move {
+            let result = op.run(&ctx, &progress).await;
+            let _ = actor.cast(AppMsg::OpDone { op_id: id, result });
+        });
+        self.current = Some(InFlight {
+            id,
+            op,
+            waiters,
+            _task: task,
+        });
+        self.set_operation(Some(op.kind()));
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn set_operation(&mut self, operation: Option<OpKind>) {
+        self.status.operation = operation;
+        self.env.board.set(self.status.clone());
+    }
+
+    /// The operation task ended: final state, answers, next in queue.
+    fn finish(&mut self, id: u64, result: Result<(), OpError>) {
+        let Some(done) = self.current.take_if(|c| c.id == id) else {
+            return; // a cancelled operation's late word
+        };
+        self.status.operation = None;
+        let app = self.app().to_string();
+        let answer_all = |outcome: Result<(), AppError>| {
+            for reply in done.waiters {
+                let _ = reply.send(outcome.clone());
+            }
+        };
+        match result {
+            Ok(()) => {
+                if let Op::Uninstall { .. } = done.op {
+                    self.uninstalled();
+                    answer_all(Ok(()));
+                    if self.queue.is_empty() {
+                        self.myself.stop(Some("uninstalled".into()));
+                    } else {
+                        self.pump();
+                    }
+                    return;
+                }
+                let (to, reason) = final_state(done.op);
+                self.transition(to, reason);
+                if done.op != Op::Stop {
+                    self.env.tracker().record_healthy(&app, SystemTime::now());
+                }
+                answer_all(Ok(()));
+            }
+            Err(OpError::Blocked(reason)) => {
+                self.transition(AppState::blocked(&reason), reason.clone());
+                answer_all(Err(AppError::Blocked { app, reason }));
+            }
+            Err(OpError::Failed(reason)) => {
+                if let Op::Heal { from } = done.op {
+                    // The restart itself crashed: one more failure to count.
+                    self.crashed(from, reason.clone());
+                } else {
+                    self.transition(AppState::failed(&reason), reason.clone());
+                }
+                answer_all(Err(AppError::Failed { app, reason }));
+            }
+        }
+        self.pump();
+    }
+
+    fn uninstalled(&mut self) {
+        self.transition(AppState::Absent, "uninstalled");
+        let app = self.app().to_string();
+        if let Err(e) = self.env.desired.remove(&app) {
+            tracing::error!(%app, error = %e, "cannot remove the desired-state file");
+        }
+        let mut tracker = self.env.tracker();
+        tracker.clear(&app);
+        if let Err(e) = tracker.save() {
+            tracing::error!(%app, error = %e, "cannot save the restart tracker");
+        }
+        drop(tracker);
+        self.env.board.remove(&app);
+    }
+
+    // ---- container deaths ------------------------------------------------------
+
+    /// Whether a dead container should be restarted now: installed, wanted
+    /// running, up, and nothing else deciding already.
+    fn watching(&self) -> bool {
+        self.desired.installed
+            && !self.desired.user_stopped
+            && self.current.is_none()
+            && self.timer.is_none()
+            && self.queue.is_empty()
+            && self.status.state.is_up()
+    }
+
+    fn observe(&mut self, observed: &[Observed]) {
+        if !self.watching() {
+            return;
+        }
+        let mut ids = Vec::new();
+        for (index, name) in self.member_names().iter().enumerate() {
+            match observed.iter().find(|o| &o.name == name) {
+                Some(o) if o.state.is_running() => ids.push(o.id.clone()),
+                Some(o) => return self.crashed(index, exited(name, o.exit_code)),
+                None => return self.crashed(index, format!("{name} disappeared")),
+            }
+        }
+        let app = self.app().to_string();
+        let reset = {
+            let mut tracker = self.env.tracker();
+            tracker.record_healthy(&app, SystemTime::now());
+            let reset = tracker.check_stability(&app, SystemTime::now());
+            if reset {
+                if let Err(e) = tracker.save() {
+                    tracing::error!(%app, error = %e, "cannot save the restart tracker");
+                }
+            }
+            reset
+        };
+        if reset || self.status.containers != ids {
+            if reset {
+                self.status.restart_count = 0;
+            }
+            self.status.containers = ids;
+            self.env.board.set(self.status.clone());
+        }
+    }
+
+    fn died(&mut self, container: &str, exit_code: Option<i64>) {
+        if !self.watching() {
+            return;
+        }
+        if let Some(index) = self.member_names().iter().position(|n| n == container) {
+            self.crashed(index, exited(container, exit_code));
+        }
+    }
+
+    /// Member `from` crashed: restart it (and the members after it) after
+    /// the tracker's backoff, or give up and wait for the user.
+    fn crashed(&mut self, from: usize, what: String) {
+        let app = self.app().to_string();
+        let (decision, attempts) = {
+            let mut tracker = self.env.tracker();
+            let decision = tracker.record_failure(&app, SystemTime::now());
+            if let Err(e) = tracker.save() {
+                tracing::error!(%app, error = %e, "cannot save the restart tracker");
+            }
+            (decision, tracker.record(&app).map_or(0, |r| r.attempts))
+        };
+        self.status.restart_count = attempts;
+        match decision {
+            RestartDecision::RestartAfter(wait) => {
+                let reason = format!("{what}; restart {attempts} in {}", secs(wait));
+                if self.transition(AppState::Restarting, reason) {
+                    self.schedule_restart(from, wait);
+                }
+            }
+            RestartDecision::GiveUp { attempts } => {
+                let reason = format!(
+                    "{what}; crashed {attempts} times in a row, so it is left stopped; \
+                     start it to try again"
+                );
+                self.transition(AppState::failed(&reason), reason);
+            }
+        }
+    }
+
+    fn schedule_restart(&mut self, from: usize, wait: Duration) {
+        let id = self.next_id();
+        let actor = self.myself.clone();
+        let task = OwnedTask::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let _ = actor.cast(AppMsg::RestartDue { timer_id: id });
+        });
+        self.timer = Some(RestartTimer {
+            id,
+            from,
+            _task: task,
+        });
+    }
+
+    fn restart_due(&mut self, timer_id: u64) {
+        if let Some(timer) = self.timer.take_if(|t| t.id == timer_id) {
+            self.enqueue(Op::Heal { from: timer.from });
+        }
+    }
+
+    /// Queue an operation Archy decided on itself (not the user's word).
+    fn enqueue(&mut self, op: Op) {
+        if !self.queue.iter().any(|q| q.op == op) {
+            self.queue.push_back(Queued {
+                op,
+                waiters: Vec::new(),
+            });
+        }
+        self.pump();
+    }
+
+    // ---- health and manifest ---------------------------------------------------
+
+    fn health_changed(&mut self, healthy: bool, reason: String) {
+        self.status.health = if healthy {
+            Health::Healthy
+        } else {
+            Health::Unhealthy
+        };
+        let flip = match (&self.status.state, healthy) {
+            (AppState::Running, false) => Some(AppState::Unhealthy),
+            (AppState::Unhealthy, true) => Some(AppState::Running),
+            _ => None,
+        };
+        match flip {
+            Some(to) if self.current.is_none() => {
+                self.transition(to, reason);
+            }
+            _ => self.env.board.set(self.status.clone()),
+        }
+    }
+
+    /// A new version of the manifest: a running app is re-installed (only
+    /// changed containers are recreated); a stopped one on its next start.
+    fn update_manifest(&mut self, manifest: Arc<Manifest>) {
+        if manifest.content_hash() == self.manifest.content_hash() {
+            return;
+        }
+        self.manifest = manifest;
+        self.status.provides = self.manifest.provides.clone();
+        if !self.desired.installed {
+            return;
+        }
+        self.desired.manifest_hash = self.manifest.content_hash();
+        if let Err(e) = self.env.desired.save(&self.desired) {
+            tracing::error!(app = %self.app(), error = %e, "cannot save the desired state");
+        }
+        if self.desired.user_stopped {
+            self.recreate_on_start = true;
+        } else {
+            self.enqueue(Op::Install);
+        }
+    }
+
+    // ---- adoption ----------------------------------------------------------------
+
+    /// At (re)start: read the user's word, look at each member once, and
+    /// converge without touching what already matches (invariant 4).
+    async fn adopt(&mut self) {
+        let app = self.app().to_string();
+        match self.env.desired.load(&app) {
+            Ok(Some(desired)) => self.desired = desired,
+            Ok(None) => {
+                self.env.board.set(self.status.clone());
+                return;
+            }
+            Err(e) => {
+                let reason = format!("cannot read its desired state: {e}");
+                self.transition(AppState::failed(&reason), reason);
+                return;
+            }
+        }
+        self.status.user_stopped = self.desired.user_stopped;
+        if !self.desired.installed {
+            // An uninstall was accepted, then the daemon or actor stopped.
+            self.enqueue(Op::Uninstall { purge: false });
+            return;
+        }
+        let specs = match self.ctx().render() {
+            Ok(specs) => specs,
+            Err(e) => {
+                self.transition(AppState::failed(e.to_string()), e.to_string());
+                return;
+            }
+        };
+        let mut running = 0;
+        let mut stale = false;
+        let mut ids = Vec::new();
+        for member in &specs {
+            match self.env.runtime.inspect(&member.spec.name).await {
+                Ok(details) => {
+                    let wanted = member.spec.labels.get(archy_runtime::labels::SPEC_HASH);
+                    stale |= details.labels.get(archy_runtime::labels::SPEC_HASH) != wanted;
+                    running += usize::from(details.state.is_running());
+                    ids.push(details.id);
+                }
+                Err(e) if e.is_not_found() => stale = true,
+                Err(e) => {
+                    let reason = format!("cannot look at its containers: {e}");
+                    self.transition(AppState::failed(&reason), reason);
+                    return;
+                }
+            }
+        }
+        self.status.containers = ids;
+        if self.desired.user_stopped {
+            self.recreate_on_start = stale;
+            if running > 0 {
+                self.enqueue(Op::Stop); // the user's word wins
+            } else {
+                self.transition(AppState::Stopped, "stopped by you");
+            }
+        } else if stale {
+            self.enqueue(Op::Install);
+        } else if running == specs.len() {
+            self.transition(AppState::Running, "adopted its running containers");
+        } else {
+            self.enqueue(Op::Start);
+        }
+    }
+
+    // ---- transitions -------------------------------------------------------------
+
+    /// Validate against the table, journal, set on the board, publish.
+    fn transition(&mut self, to: AppState, reason: impl Into<String>) -> bool {
+        let reason = reason.into();
+        let from = self.status.state.clone();
+        if from == to {
+            if self.status.reason != reason {
+                self.status.reason = reason;
+                self.env.board.set(self.status.clone());
+            }
+            return true;
+        }
+        if !allowed(from.kind(), to.kind()) {
+            tracing::error!(app = %self.app(), %from, %to, %reason, "illegal transition refused");
+            return false;
+        }
+        let at = SystemTime::now();
+        self.status.state = to.clone();
+        self.status.reason = reason.clone();
+        self.status.since_ms = now_ms();
+        let app = self.app().to_string();
+        let event = store::Transition {
+            app: app.clone(),
+            from_state: from.to_string(),
+            to_state: to.to_string(),
+            reason: reason.clone(),
+        };
+        if let Err(e) = self.env.journal.append(event, at) {
+            tracing::warn!(%app, error = %e, "transition not journalled on disk");
+        }
+        tracing::info!(%app, %from, %to, %reason, "transition");
+        self.env.board.set(self.status.clone());
+        self.env.board.publish(Transition {
+            seq: 0,
+            app,
+            from: from.to_string(),
+            to: to.to_string(),
+            reason,
+            at_ms: self.status.since_ms,
+        });
+        true
+    }
+}
+
+fn answer(reply: Option<Reply>, outcome: Result<(), AppError>) {
+    if let Some(reply) = reply {
+        let _ = reply.send(outcome);
+    }
+}
+
+fn initial_state(op: Op) -> (AppState, &'static str) {
+    match op {
+        Op::Install => (
+            AppState::installing(super::state::InstallPhase::Pulling),
+            "getting images",
+        ),
+        Op::Start => (AppState::Starting, "starting"),
+        Op::Stop => (AppState::Stopping, "stopping"),
+        Op::Restart => (AppState::Restarting, "restarting"),
+        Op::Uninstall { .. } => (AppState::Uninstalling, "uninstalling"),
+        Op::Heal { .. } => (AppState::Restarting, "restarting after a crash"),
+    }
+}
+
+fn final_state(op: Op) -> (AppState, &'static str) {
+    match op {
+        Op::Stop => (AppState::Stopped, "stopped by you"),
+        Op::Install => (AppState::Running, "installed and running"),
+        Op::Start => (AppState::Running, "started"),
+        Op::Restart => (AppState::Running, "restarted"),
+        Op::Heal { .. } => (AppState::Running, "running again after a crash"),
+        Op::Uninstall { .. } => (AppState::Absent, "uninstalled"),
+    }
+}
+
+fn exited(container: &str, code: Option<i64>) -> String {
+    match code {
+        Some(code) => format!("{container} exited with code {code}"),
+        None => format!("{container} exited"),
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{} s", d.as_secs())
+}
