@@ -39,7 +39,7 @@ impl Catalog {
         };
         let mut dirs: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
+            .filter(|p| p.is_dir() && !is_hidden(p))
             .collect();
         dirs.sort();
         let mut manifests = Vec::new();
@@ -140,14 +140,22 @@ pub fn validate_files(paths: &[PathBuf], known: &Catalog) -> Vec<Result<Manifest
     }
     let good: Vec<Manifest> = results.iter().flatten().cloned().collect();
     for e in catalog.admit(good) {
+        // From the end: when a file is given twice, the later copy is the one refused.
         if let Some(slot) = results
             .iter_mut()
+            .rev()
             .find(|r| r.as_ref().is_ok_and(|m| m.origin == e.path()))
         {
             *slot = Err(e);
         }
     }
     results
+}
+
+/// `.git` and other dot-directories are not apps.
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
 fn named_after_dir(m: Manifest, dir: &Path) -> Result<Manifest, ManifestError> {

@@ -120,6 +120,7 @@ fn loader_keeps_good_files_and_reports_bad_ones() {
         &single("privileged", "", "  privileged: true"),
     );
     std::fs::create_dir(dir.path().join("empty")).unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
     std::fs::write(dir.path().join("stray-file.yml"), "not a directory").unwrap();
 
     let load = Catalog::load_dir(dir.path());
