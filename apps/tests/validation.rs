@@ -474,3 +474,19 @@ fn restart_backoff_doubles_up_to_its_cap() {
         "below initial_secs",
     );
 }
+
+#[test]
+fn the_full_example_in_the_reference_is_valid() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let doc = std::fs::read_to_string(root.join("docs/manifest.md")).unwrap();
+    let example = doc
+        .split("## Full example")
+        .nth(1)
+        .and_then(|s| s.split("```yaml\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("docs/manifest.md has a yaml block under `## Full example`");
+    let origin = root.join("apps/catalog/btcpay-server/manifest.yml");
+    let m = archy_apps::Manifest::from_yaml_str(example, &origin).unwrap();
+    let grace: Vec<_> = m.members().iter().map(|v| v.stop_grace.as_secs()).collect();
+    assert_eq!(grace, vec![120, 90]);
+}
