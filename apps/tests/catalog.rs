@@ -11,18 +11,25 @@ fn crate_dir(sub: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(sub)
 }
 
+/// Loads a shipped directory, failing with every error if there is any.
+fn load_clean(sub: &str) -> Catalog {
+    let load = Catalog::load_dir(&crate_dir(sub));
+    let errors: Vec<_> = load.errors.iter().map(ToString::to_string).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    load.catalog
+}
+
+/// The app directory an error is about.
+fn app_of(e: &archy_apps::ManifestError) -> String {
+    let dir = e.path().parent().unwrap();
+    dir.file_name().unwrap().to_string_lossy().to_string()
+}
+
 fn fields_of(errors: &[archy_apps::ManifestError]) -> Vec<(String, String)> {
     errors
         .iter()
         .flat_map(|e| {
-            let app = e
-                .path()
-                .parent()
-                .unwrap()
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .to_string();
+            let app = app_of(e);
             e.violations()
                 .iter()
                 .map(move |v| (app.clone(), v.field.clone()))
@@ -32,16 +39,8 @@ fn fields_of(errors: &[archy_apps::ManifestError]) -> Vec<(String, String)> {
 
 #[test]
 fn shipped_catalog_loads_without_errors() {
-    let load = Catalog::load_dir(&crate_dir("catalog"));
-    assert!(
-        load.errors.is_empty(),
-        "{:#?}",
-        load.errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-    );
-    let ids: Vec<_> = load.catalog.ids().collect();
+    let catalog = load_clean("catalog");
+    let ids: Vec<_> = catalog.ids().collect();
     assert_eq!(
         ids,
         vec![
@@ -56,15 +55,13 @@ fn shipped_catalog_loads_without_errors() {
             "mempool"
         ]
     );
-    let providers: Vec<_> = load
-        .catalog
+    let providers: Vec<_> = catalog
         .providers("bitcoin")
         .iter()
         .map(|m| m.id.as_str())
         .collect();
     assert_eq!(providers, vec!["bitcoin-core", "bitcoin-knots"]);
-    let btcpay: Vec<_> = load
-        .catalog
+    let btcpay: Vec<_> = catalog
         .get("btcpay-server")
         .unwrap()
         .members()
@@ -76,16 +73,8 @@ fn shipped_catalog_loads_without_errors() {
 
 #[test]
 fn shipped_demos_load_without_errors() {
-    let load = Catalog::load_dir(&crate_dir("demo"));
-    assert!(
-        load.errors.is_empty(),
-        "{:#?}",
-        load.errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-    );
-    let ids: Vec<_> = load.catalog.ids().collect();
+    let catalog = load_clean("demo");
+    let ids: Vec<_> = catalog.ids().collect();
     assert_eq!(
         ids,
         vec![
@@ -97,14 +86,14 @@ fn shipped_demos_load_without_errors() {
             "demo-web"
         ]
     );
-    let stubborn = load.catalog.get("demo-stubborn").unwrap();
+    let stubborn = catalog.get("demo-stubborn").unwrap();
     assert_eq!(stubborn.members()[0].stop_grace.as_secs(), 3);
 }
 
 #[test]
 fn catalog_and_demos_merge_without_clashes() {
-    let mut catalog = Catalog::load_dir(&crate_dir("catalog")).catalog;
-    let errors = catalog.merge(Catalog::load_dir(&crate_dir("demo")).catalog);
+    let mut catalog = load_clean("catalog");
+    let errors = catalog.merge(load_clean("demo"));
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(catalog.len(), 15);
 }
@@ -125,19 +114,7 @@ fn loader_keeps_good_files_and_reports_bad_ones() {
 
     let load = Catalog::load_dir(dir.path());
     assert_eq!(load.catalog.ids().collect::<Vec<_>>(), vec!["good"]);
-    let mut reported: Vec<_> = load
-        .errors
-        .iter()
-        .map(|e| {
-            e.path()
-                .parent()
-                .unwrap()
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .to_string()
-        })
-        .collect();
+    let mut reported: Vec<_> = load.errors.iter().map(app_of).collect();
     reported.sort();
     assert_eq!(reported, vec!["broken-yaml", "empty", "privileged"]);
 }
