@@ -2,7 +2,7 @@
 //! ports (unless the apps conflict anyway), dependencies that resolve, and
 //! cross-app secrets that the dependency really declares.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::template::{self, SecretRef};
@@ -81,6 +81,17 @@ impl Catalog {
         self.apps.values().filter(|m| m.answers_to(name)).collect()
     }
 
+    /// The apps with a `depends_on` entry that `id`'s app answers to, in id order.
+    pub fn dependents(&self, id: &str) -> Vec<&Manifest> {
+        let Some(app) = self.apps.get(id) else {
+            return Vec::new();
+        };
+        self.apps
+            .values()
+            .filter(|m| m.depends_on.iter().any(|d| app.answers_to(&d.id)))
+            .collect()
+    }
+
     /// Adds one app if it keeps every catalog-wide rule.
     pub fn insert(&mut self, manifest: Manifest) -> Result<(), ManifestError> {
         match self.admit(vec![manifest]).pop() {
@@ -113,12 +124,13 @@ impl Catalog {
                 errors.push(invalid(&m, violations));
             }
         }
-        while let Some(i) = accepted
-            .iter()
-            .position(|m| !unresolved(m, self.apps.values().chain(&accepted)).is_empty())
-        {
+        loop {
+            let found = accepted.iter().enumerate().find_map(|(i, m)| {
+                let violations = unresolved(m, self.apps.values().chain(&accepted));
+                (!violations.is_empty()).then_some((i, violations))
+            });
+            let Some((i, violations)) = found else { break };
             let m = accepted.remove(i);
-            let violations = unresolved(&m, self.apps.values().chain(&accepted));
             errors.push(invalid(&m, violations));
         }
         self.apps
@@ -213,8 +225,8 @@ fn clashes<'a>(m: &Manifest, others: impl Iterator<Item = &'a Manifest>) -> Vec<
     v
 }
 
-/// Dependencies that nothing in the catalog answers to, and cross-app secret
-/// references that a provider does not declare.
+/// Dependencies that nothing in the catalog answers to or that lead back to
+/// the app, and cross-app secret references that a provider does not declare.
 fn unresolved<'a>(
     m: &Manifest,
     catalog: impl Iterator<Item = &'a Manifest> + Clone,
@@ -227,6 +239,17 @@ fn unresolved<'a>(
                 format!(
                     "`{}` is neither an app id nor a `provides` name in the catalog",
                     d.id
+                ),
+            ));
+        }
+    }
+    for (i, d) in m.depends_on.iter().enumerate() {
+        if let Some(path) = path_back(m, &d.id, catalog.clone()) {
+            v.push(Violation::new(
+                format!("depends_on[{i}].id"),
+                format!(
+                    "dependency cycle {}; dependencies must allow a start order",
+                    path.join(" → ")
                 ),
             ));
         }
@@ -247,6 +270,29 @@ fn unresolved<'a>(
         }
     }
     v
+}
+
+/// A dependency path from `m` through `first` back to `m`, if there is one.
+fn path_back<'a>(
+    m: &Manifest,
+    first: &str,
+    catalog: impl Iterator<Item = &'a Manifest> + Clone,
+) -> Option<Vec<String>> {
+    let mut seen = HashSet::new();
+    let mut todo = vec![(first.to_string(), vec![m.id.clone()])];
+    while let Some((name, path)) = todo.pop() {
+        for next in catalog.clone().filter(|o| o.answers_to(&name)) {
+            let mut path = path.clone();
+            path.push(next.id.clone());
+            if next.id == m.id {
+                return Some(path);
+            }
+            if seen.insert(next.id.as_str()) {
+                todo.extend(next.depends_on.iter().map(|d| (d.id.clone(), path.clone())));
+            }
+        }
+    }
+    None
 }
 
 /// Every text that may hold secret placeholders, with its field path.

@@ -347,3 +347,44 @@ fn validate_files_checks_against_the_known_catalog_and_replaces_same_ids() {
         "depends_on[0].id"
     );
 }
+
+#[test]
+fn dependency_cycles_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let needs = |id: &str, dep: &str| single(id, &format!("depends_on:\n  - {{ id: {dep} }}"), "");
+    write_app(dir.path(), "a", &needs("a", "b"));
+    write_app(dir.path(), "b", &needs("b", "c"));
+    write_app(dir.path(), "c", &needs("c", "a"));
+    write_app(dir.path(), "d", &needs("d", "c"));
+    let load = Catalog::load_dir(dir.path());
+    // Dropping `a` breaks the cycle; then `c` and everything needing it lose `a`.
+    assert!(
+        load.catalog.is_empty(),
+        "{:?}",
+        load.catalog.ids().collect::<Vec<_>>()
+    );
+    assert!(
+        load.errors[0]
+            .to_string()
+            .contains("dependency cycle a → b → c → a"),
+        "{}",
+        load.errors[0]
+    );
+}
+
+#[test]
+fn dependents_are_found_through_provided_names() {
+    let catalog = load_clean("catalog");
+    let ids = |id: &str| -> Vec<String> {
+        catalog
+            .dependents(id)
+            .iter()
+            .map(|m| m.id.clone())
+            .collect()
+    };
+    assert_eq!(
+        ids("bitcoin-knots"),
+        vec!["btcpay-server", "electrumx", "fedimint", "lnd", "mempool"]
+    );
+    assert!(ids("filebrowser").is_empty());
+}
