@@ -490,3 +490,17 @@ fn the_full_example_in_the_reference_is_valid() {
     let grace: Vec<_> = m.members().iter().map(|v| v.stop_grace.as_secs()).collect();
     assert_eq!(grace, vec![120, 90]);
 }
+
+#[test]
+fn secret_alphabets_are_url_safe() {
+    use archy_apps::SecretKind;
+    for kind in [SecretKind::Hex, SecretKind::Alnum, SecretKind::Password] {
+        assert!(kind
+            .alphabet()
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.~".contains(c)));
+    }
+    assert_eq!(SecretKind::Hex.alphabet().len(), 16);
+    assert_eq!(SecretKind::Alnum.alphabet().len(), 62);
+    assert_eq!(SecretKind::Password.alphabet().len(), 66);
+}
