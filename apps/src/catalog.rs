@@ -201,7 +201,7 @@ fn clashes<'a>(m: &Manifest, others: impl Iterator<Item = &'a Manifest>) -> Vec<
             ));
             continue;
         }
-        if m.conflicts_with(other) {
+        if m.conflicts(other) {
             continue; // never installed together, so they may share ports
         }
         for (at, port) in m.host_ports() {

@@ -494,7 +494,7 @@ impl Manifest {
     }
 
     /// Whether the two apps declare (either way round) that they conflict.
-    pub fn conflicts_with(&self, other: &Manifest) -> bool {
+    pub fn conflicts(&self, other: &Manifest) -> bool {
         self.conflicts_with.contains(&other.id) || other.conflicts_with.contains(&self.id)
     }
 
