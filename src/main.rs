@@ -1,1 +1,13 @@
-fn main() {}
+//! `archy`: the daemon and its command line.
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    commands::run(cli)
+}

@@ -266,14 +266,26 @@ fn restart_after(secs: u64) -> RestartDecision {
     RestartDecision::RestartAfter(Duration::from_secs(secs))
 }
 
+fn fresh_tracker(policy: RestartPolicy) -> (TempDir, RestartTracker) {
+    let dir = TempDir::new().unwrap();
+    let tracker = RestartTracker::open(dir.path().join("t.json"), policy).unwrap();
+    (dir, tracker)
+}
+
+fn tracker_healthy_at_1030_after_two_failures() -> (TempDir, RestartTracker) {
+    let (dir, mut tracker) = fresh_tracker(RestartPolicy::default());
+    tracker.record_failure("lnd", at(1_000));
+    tracker.record_failure("lnd", at(1_010));
+    tracker.record_healthy("lnd", at(1_030));
+    (dir, tracker)
+}
+
 #[test]
 fn test_restart_tracker_backoff_doubles_and_caps() {
-    let dir = TempDir::new().unwrap();
-    let policy = RestartPolicy {
+    let (_dir, mut tracker) = fresh_tracker(RestartPolicy {
         max_attempts: 8,
         ..RestartPolicy::default()
-    };
-    let mut tracker = RestartTracker::open(dir.path().join("t.json"), policy).unwrap();
+    });
     let waits: Vec<RestartDecision> = (0..8)
         .map(|i| tracker.record_failure("lnd", at(1_000 + i)))
         .collect();
@@ -286,9 +298,7 @@ fn test_restart_tracker_backoff_doubles_and_caps() {
 
 #[test]
 fn test_restart_tracker_gives_up_after_max_attempts() {
-    let dir = TempDir::new().unwrap();
-    let mut tracker =
-        RestartTracker::open(dir.path().join("t.json"), RestartPolicy::default()).unwrap();
+    let (_dir, mut tracker) = fresh_tracker(RestartPolicy::default());
     for i in 0..5 {
         assert!(matches!(
             tracker.record_failure("lnd", at(1_000 + i)),
@@ -314,12 +324,7 @@ fn test_restart_tracker_gives_up_after_max_attempts() {
 
 #[test]
 fn test_restart_tracker_stability_reset() {
-    let dir = TempDir::new().unwrap();
-    let mut tracker =
-        RestartTracker::open(dir.path().join("t.json"), RestartPolicy::default()).unwrap();
-    tracker.record_failure("lnd", at(1_000));
-    tracker.record_failure("lnd", at(1_010));
-    tracker.record_healthy("lnd", at(1_030));
+    let (_dir, mut tracker) = tracker_healthy_at_1030_after_two_failures();
     tracker.record_healthy("lnd", at(2_000)); // still the same run
 
     assert!(!tracker.check_stability("lnd", at(1_030 + 3_599)));
@@ -331,12 +336,7 @@ fn test_restart_tracker_stability_reset() {
 
 #[test]
 fn test_restart_tracker_failure_after_a_stable_hour_starts_a_fresh_window() {
-    let dir = TempDir::new().unwrap();
-    let mut tracker =
-        RestartTracker::open(dir.path().join("t.json"), RestartPolicy::default()).unwrap();
-    tracker.record_failure("lnd", at(1_000));
-    tracker.record_failure("lnd", at(1_010));
-    tracker.record_healthy("lnd", at(1_030));
+    let (_dir, mut tracker) = tracker_healthy_at_1030_after_two_failures();
     // No check_stability call in between: the failure itself notices.
     assert_eq!(
         tracker.record_failure("lnd", at(1_030 + 3_600)),
@@ -346,9 +346,7 @@ fn test_restart_tracker_failure_after_a_stable_hour_starts_a_fresh_window() {
 
 #[test]
 fn test_restart_tracker_failure_within_the_hour_keeps_counting() {
-    let dir = TempDir::new().unwrap();
-    let mut tracker =
-        RestartTracker::open(dir.path().join("t.json"), RestartPolicy::default()).unwrap();
+    let (_dir, mut tracker) = fresh_tracker(RestartPolicy::default());
     tracker.record_failure("lnd", at(1_000));
     tracker.record_healthy("lnd", at(1_005));
     assert!(!tracker.check_stability("lnd", at(1_005 + 1_800)));
@@ -362,9 +360,7 @@ fn test_restart_tracker_failure_within_the_hour_keeps_counting() {
 
 #[test]
 fn test_restart_tracker_clear_gives_the_user_a_full_set_of_attempts() {
-    let dir = TempDir::new().unwrap();
-    let mut tracker =
-        RestartTracker::open(dir.path().join("t.json"), RestartPolicy::default()).unwrap();
+    let (_dir, mut tracker) = fresh_tracker(RestartPolicy::default());
     for i in 0..6 {
         tracker.record_failure("lnd", at(1_000 + i));
     }

@@ -2,7 +2,7 @@
 //! ports (unless the apps conflict anyway), dependencies that resolve, and
 //! cross-app secrets that the dependency really declares.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::template::{self, SecretRef};
@@ -39,7 +39,7 @@ impl Catalog {
         };
         let mut dirs: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
+            .filter(|p| p.is_dir() && !is_hidden(p))
             .collect();
         dirs.sort();
         let mut manifests = Vec::new();
@@ -81,6 +81,17 @@ impl Catalog {
         self.apps.values().filter(|m| m.answers_to(name)).collect()
     }
 
+    /// The apps with a `depends_on` entry that `id`'s app answers to, in id order.
+    pub fn dependents(&self, id: &str) -> Vec<&Manifest> {
+        let Some(app) = self.apps.get(id) else {
+            return Vec::new();
+        };
+        self.apps
+            .values()
+            .filter(|m| m.depends_on.iter().any(|d| app.answers_to(&d.id)))
+            .collect()
+    }
+
     /// Adds one app if it keeps every catalog-wide rule.
     pub fn insert(&mut self, manifest: Manifest) -> Result<(), ManifestError> {
         match self.admit(vec![manifest]).pop() {
@@ -113,12 +124,13 @@ impl Catalog {
                 errors.push(invalid(&m, violations));
             }
         }
-        while let Some(i) = accepted
-            .iter()
-            .position(|m| !unresolved(m, self.apps.values().chain(&accepted)).is_empty())
-        {
+        loop {
+            let found = accepted.iter().enumerate().find_map(|(i, m)| {
+                let violations = unresolved(m, self.apps.values().chain(&accepted));
+                (!violations.is_empty()).then_some((i, violations))
+            });
+            let Some((i, violations)) = found else { break };
             let m = accepted.remove(i);
-            let violations = unresolved(&m, self.apps.values().chain(&accepted));
             errors.push(invalid(&m, violations));
         }
         self.apps
@@ -140,14 +152,22 @@ pub fn validate_files(paths: &[PathBuf], known: &Catalog) -> Vec<Result<Manifest
     }
     let good: Vec<Manifest> = results.iter().flatten().cloned().collect();
     for e in catalog.admit(good) {
+        // From the end: when a file is given twice, the later copy is the one refused.
         if let Some(slot) = results
             .iter_mut()
+            .rev()
             .find(|r| r.as_ref().is_ok_and(|m| m.origin == e.path()))
         {
             *slot = Err(e);
         }
     }
     results
+}
+
+/// `.git` and other dot-directories are not apps.
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
 fn named_after_dir(m: Manifest, dir: &Path) -> Result<Manifest, ManifestError> {
@@ -181,7 +201,7 @@ fn clashes<'a>(m: &Manifest, others: impl Iterator<Item = &'a Manifest>) -> Vec<
             ));
             continue;
         }
-        if m.conflicts_with(other) {
+        if m.conflicts(other) {
             continue; // never installed together, so they may share ports
         }
         for (at, port) in m.host_ports() {
@@ -205,8 +225,8 @@ fn clashes<'a>(m: &Manifest, others: impl Iterator<Item = &'a Manifest>) -> Vec<
     v
 }
 
-/// Dependencies that nothing in the catalog answers to, and cross-app secret
-/// references that a provider does not declare.
+/// Dependencies that nothing in the catalog answers to or that lead back to
+/// the app, and cross-app secret references that a provider does not declare.
 fn unresolved<'a>(
     m: &Manifest,
     catalog: impl Iterator<Item = &'a Manifest> + Clone,
@@ -219,6 +239,17 @@ fn unresolved<'a>(
                 format!(
                     "`{}` is neither an app id nor a `provides` name in the catalog",
                     d.id
+                ),
+            ));
+        }
+    }
+    for (i, d) in m.depends_on.iter().enumerate() {
+        if let Some(path) = path_back(m, &d.id, catalog.clone()) {
+            v.push(Violation::new(
+                format!("depends_on[{i}].id"),
+                format!(
+                    "dependency cycle {}; dependencies must allow a start order",
+                    path.join(" → ")
                 ),
             ));
         }
@@ -239,6 +270,29 @@ fn unresolved<'a>(
         }
     }
     v
+}
+
+/// A dependency path from `m` through `first` back to `m`, if there is one.
+fn path_back<'a>(
+    m: &Manifest,
+    first: &str,
+    catalog: impl Iterator<Item = &'a Manifest> + Clone,
+) -> Option<Vec<String>> {
+    let mut seen = HashSet::new();
+    let mut todo = vec![(first.to_string(), vec![m.id.clone()])];
+    while let Some((name, path)) = todo.pop() {
+        for next in catalog.clone().filter(|o| o.answers_to(&name)) {
+            let mut path = path.clone();
+            path.push(next.id.clone());
+            if next.id == m.id {
+                return Some(path);
+            }
+            if seen.insert(next.id.as_str()) {
+                todo.extend(next.depends_on.iter().map(|d| (d.id.clone(), path.clone())));
+            }
+        }
+    }
+    None
 }
 
 /// Every text that may hold secret placeholders, with its field path.

@@ -96,8 +96,23 @@ pub enum SecretKind {
     Hex,
     /// `[A-Za-z0-9]`.
     Alnum,
-    /// Alphanumerics plus punctuation that needs no quoting in config files.
+    /// Alphanumerics plus `-_.~`: URL-safe, so it can sit in a connection URL
+    /// or a config file without quoting.
     Password,
+}
+
+impl SecretKind {
+    /// The characters a generated secret of this kind is drawn from.
+    pub fn alphabet(self) -> &'static [u8] {
+        const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        match self {
+            SecretKind::Hex => b"0123456789abcdef",
+            SecretKind::Alnum => ALNUM,
+            SecretKind::Password => {
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -479,7 +494,7 @@ impl Manifest {
     }
 
     /// Whether the two apps declare (either way round) that they conflict.
-    pub fn conflicts_with(&self, other: &Manifest) -> bool {
+    pub fn conflicts(&self, other: &Manifest) -> bool {
         self.conflicts_with.contains(&other.id) || other.conflicts_with.contains(&self.id)
     }
 
