@@ -84,19 +84,10 @@ impl SecretSource for FileSecrets {
     }
 }
 
-const HEX: &[u8] = b"0123456789abcdef";
-const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-/// Alphanumerics plus punctuation that needs no quoting in config files.
-const PASSWORD: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~+=";
-
 /// `length` characters from the kind's alphabet, uniformly, from the OS's
 /// random source (rejection sampling: no modulo bias).
 fn generate(kind: SecretKind, length: usize) -> io::Result<String> {
-    let alphabet = match kind {
-        SecretKind::Hex => HEX,
-        SecretKind::Alnum => ALNUM,
-        SecretKind::Password => PASSWORD,
-    };
+    let alphabet = kind.alphabet();
     let limit = 256 - 256 % alphabet.len();
     let mut urandom = fs::File::open("/dev/urandom")?;
     let mut out = String::with_capacity(length);
@@ -149,7 +140,7 @@ container:
         secrets.ensure(&manifest()).unwrap();
         let rpc = secrets.get("vault", "rpc").unwrap();
         assert_eq!(rpc.len(), 40);
-        assert!(rpc.bytes().all(|b| HEX.contains(&b)));
+        assert!(rpc.bytes().all(|b| SecretKind::Hex.alphabet().contains(&b)));
         let pw = secrets.get("vault", "pw").unwrap();
         assert_eq!(pw.len(), archy_apps::defaults::SECRET_LENGTH);
         assert_eq!(mode(&secrets.app_dir("vault")), 0o700);
@@ -190,6 +181,6 @@ container:
         let a = generate(SecretKind::Alnum, 32).unwrap();
         let b = generate(SecretKind::Alnum, 32).unwrap();
         assert_ne!(a, b);
-        assert!(a.bytes().all(|c| ALNUM.contains(&c)));
+        assert!(a.bytes().all(|c| SecretKind::Alnum.alphabet().contains(&c)));
     }
 }
