@@ -1,0 +1,249 @@
+//! Start, stop, uninstall: grace periods, serialized operations with
+//! instant status, dependencies, and what uninstall keeps.
+
+mod app_support;
+
+use std::time::Duration;
+
+use app_support::*;
+use archy_actors::app::{AppError, AppMsg, AppState, OpKind};
+use archy_runtime::mock::Op;
+use archy_runtime::RunState;
+use tokio::time::Instant;
+
+/// Stop takes exactly the app's grace when its process ignores SIGTERM.
+async fn stop_takes(app: &str, grace_secs: u64) {
+    let h = Harness::new();
+    let m = single(&h, app);
+    let actor = h.installed(&m).await;
+    h.mock.ignore_sigterm(&format!("archy-{app}"));
+    let started = Instant::now();
+    stop(&actor, app).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(grace_secs), "{app}");
+    let container = h.mock.container(&format!("archy-{app}")).unwrap();
+    assert_eq!(
+        container.exit_code,
+        Some(137),
+        "{app} was killed after its grace"
+    );
+    assert_eq!(h.state(app), Some(AppState::Stopped));
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_stop_grace_periods() {
+    stop_takes("bitcoin", 600).await;
+    stop_takes("lnd", 330).await;
+    stop_takes("unknown-app", 30).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_answers_at_once_while_install_and_stop_run_in_order() {
+    let h = Harness::new();
+    let m = single(&h, "busy");
+    h.mock.ignore_sigterm("archy-busy");
+    let actor = h.spawn(&m).await;
+    let (installing, stopping) = {
+        let (a, b) = (actor.clone(), actor.clone());
+        (
+            tokio::spawn(async move { install(&a, "busy").await }),
+            tokio::spawn(async move { stop(&b, "busy").await }),
+        )
+    };
+    h.mock.until_called(Op::Create, 1).await;
+    let asked = Instant::now();
+    let now = status(&actor).await;
+    assert_eq!(asked.elapsed(), Duration::ZERO);
+    assert_eq!(now.operation, Some(OpKind::Install));
+    assert!(now.user_stopped, "the stop was accepted and recorded");
+
+    // The stop waits for the install, then takes its 30 s grace.
+    h.mock.until_called(Op::Stop, 1).await;
+    let asked = Instant::now();
+    assert_eq!(status(&actor).await.state, AppState::Stopping);
+    assert_eq!(asked.elapsed(), Duration::ZERO);
+
+    assert_eq!(installing.await.unwrap(), Ok(()));
+    assert_eq!(stopping.await.unwrap(), Ok(()));
+    assert_eq!(h.state("busy"), Some(AppState::Stopped));
+    assert_eq!(h.mock.calls(Op::Start), 1);
+    assert_eq!(
+        h.mock.container("archy-busy").unwrap().state,
+        RunState::Exited
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_then_start_brings_it_back_and_clears_the_users_stop() {
+    let h = Harness::new();
+    let m = single(&h, "toggle");
+    let actor = h.installed(&m).await;
+    stop(&actor, "toggle").await.unwrap();
+    assert!(h.env.desired.load("toggle").unwrap().unwrap().user_stopped);
+    start(&actor, "toggle").await.unwrap();
+    assert!(!h.env.desired.load("toggle").unwrap().unwrap().user_stopped);
+    assert_eq!(h.state("toggle"), Some(AppState::Running));
+    assert_eq!(h.mock.calls(Op::Create), 1, "start reuses the container");
+}
+
+#[tokio::test(start_paused = true)]
+async fn restart_stops_then_starts() {
+    let h = Harness::new();
+    let m = single(&h, "bounce");
+    let actor = h.installed(&m).await;
+    ask_restart(&actor).await.unwrap();
+    assert_eq!(h.mock.calls(Op::Stop), 1);
+    assert_eq!(h.mock.container("archy-bounce").unwrap().start_count, 2);
+    assert_eq!(h.state("bounce"), Some(AppState::Running));
+}
+
+async fn ask_restart(actor: &ractor::ActorRef<AppMsg>) -> Result<(), AppError> {
+    archy_actors::app::ask(actor, "bounce", |reply| AppMsg::Restart { reply }).await
+}
+
+fn dependent(h: &Harness, app: &str, on: &str) -> archy_apps::Manifest {
+    h.mock.add_image(&image_of(app));
+    manifest(&format!(
+        "id: {app}\nname: {app}\nversion: \"1\"\ndepends_on: [{{ id: {on} }}]\n\
+         container:\n  image: {}\n",
+        image_of(app)
+    ))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dependency_the_user_stopped_blocks_and_is_not_started() {
+    let h = Harness::new();
+    let chain = single(&h, "chain");
+    let chain_actor = h.installed(&chain).await;
+    stop(&chain_actor, "chain").await.unwrap();
+    let wallet = dependent(&h, "wallet", "chain");
+    let actor = h.spawn(&wallet).await;
+    let err = install(&actor, "wallet").await.unwrap_err();
+    assert_eq!(
+        err,
+        AppError::Blocked {
+            app: "wallet".into(),
+            reason: "needs chain, which you stopped; start it first".into()
+        }
+    );
+    assert_eq!(h.mock.container("archy-chain").unwrap().start_count, 1);
+    assert_eq!(h.state("chain"), Some(AppState::Stopped));
+    assert!(matches!(h.state("wallet"), Some(AppState::Blocked { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_dependency_blocks_with_its_name() {
+    let h = Harness::new();
+    let m = dependent(&h, "orphan", "nowhere");
+    let actor = h.spawn(&m).await;
+    let err = install(&actor, "orphan").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("needs nowhere, which is not installed"),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dependent_waits_for_its_dependency_to_come_up() {
+    let h = Harness::new();
+    let base = single(&h, "base");
+    let base_actor = h.installed(&base).await;
+    stop(&base_actor, "base").await.unwrap();
+    start_in_background(&base_actor, "base");
+    let top = dependent(&h, "top", "base");
+    let actor = h.spawn(&top).await;
+    install(&actor, "top").await.unwrap();
+    assert_eq!(h.state("base"), Some(AppState::Running));
+    assert_eq!(h.state("top"), Some(AppState::Running));
+}
+
+fn start_in_background(actor: &ractor::ActorRef<AppMsg>, app: &'static str) {
+    let actor = actor.clone();
+    tokio::spawn(async move { start(&actor, app).await });
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_dependency_blocks_after_the_bounded_wait() {
+    let h = Harness::new();
+    let base = single(&h, "sluggish");
+    let base_actor = h.installed(&base).await;
+    stop(&base_actor, "sluggish").await.unwrap();
+    // Started by the user but stuck: its start never returns.
+    h.mock.hold(Op::Start);
+    start_in_background(&base_actor, "sluggish");
+    let top = dependent(&h, "patient", "sluggish");
+    let actor = h.spawn(&top).await;
+    let began = Instant::now();
+    let err = install(&actor, "patient").await.unwrap_err();
+    assert_eq!(began.elapsed(), Duration::from_secs(120));
+    assert!(
+        err.to_string().contains("waited 120 s for sluggish"),
+        "{err}"
+    );
+}
+
+fn with_data(h: &Harness, app: &str) -> archy_apps::Manifest {
+    h.mock.add_image(&image_of(app));
+    manifest(&format!(
+        "id: {app}\nname: {app}\nversion: \"1\"\n\
+         generated_secrets: [{{ name: pw, kind: alnum }}]\n\
+         container:\n  image: {}\n  env: {{ PW: \"${{secret:pw}}\" }}\n  \
+         volumes: [{{ data: files, target: /files }}, {{ volume: cache, target: /cache }}]\n",
+        image_of(app)
+    ))
+}
+
+#[tokio::test(start_paused = true)]
+async fn uninstall_keeps_data_and_secrets_and_reinstall_reuses_them() {
+    let h = Harness::new();
+    let m = with_data(&h, "keeper");
+    let (actor, handle) = archy_actors::app::AppActor::spawn(h.args(&m))
+        .await
+        .unwrap();
+    install(&actor, "keeper").await.unwrap();
+    let secret = h.env.secrets.get("keeper", "pw").unwrap();
+    uninstall(&actor, "keeper", false).await.unwrap();
+    assert!(h.mock.container("archy-keeper").is_none());
+    assert!(h.board.get("keeper").is_none());
+    assert!(h.env.desired.load("keeper").unwrap().is_none());
+    assert!(h.env.data_root("keeper").join("files").is_dir());
+    assert_eq!(h.mock.calls(Op::RemoveVolume), 0);
+
+    // The actor has stopped itself, freeing its name for the next one.
+    tokio::time::timeout(DEADLINE, handle)
+        .await
+        .unwrap()
+        .unwrap();
+    let again = h.installed(&m).await;
+    assert_eq!(h.env.secrets.get("keeper", "pw").unwrap(), secret);
+    let env = &h.mock.container("archy-keeper").unwrap().spec.env;
+    assert_eq!(env["PW"], secret);
+    again.stop(None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn uninstall_with_purge_deletes_volumes_data_and_secrets() {
+    let h = Harness::new();
+    let m = with_data(&h, "purged");
+    let actor = h.installed(&m).await;
+    uninstall(&actor, "purged", true).await.unwrap();
+    assert!(h.mock.container("archy-purged").is_none());
+    assert_eq!(h.mock.calls(Op::RemoveVolume), 1);
+    assert!(!h.env.data_root("purged").exists());
+    assert!(h.env.secrets.get("purged", "pw").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_actor_stops_itself_after_uninstall() {
+    let h = Harness::new();
+    let m = single(&h, "leaving");
+    let (actor, handle) = archy_actors::app::AppActor::spawn(h.args(&m))
+        .await
+        .unwrap();
+    install(&actor, "leaving").await.unwrap();
+    uninstall(&actor, "leaving", false).await.unwrap();
+    tokio::time::timeout(DEADLINE, handle)
+        .await
+        .unwrap()
+        .unwrap();
+}
