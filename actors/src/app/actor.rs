@@ -732,12 +732,8 @@ impl AppActorState {
     fn transition(&mut self, to: AppState, reason: impl Into<String>) -> bool {
         let reason = reason.into();
         let from = self.status.state.clone();
-        if from == to {
-            if self.status.reason != reason {
-                self.status.reason = reason;
-                self.env.board.set(self.status.clone());
-            }
-            return true;
+        if from == to && self.status.reason == reason {
+            return true; // nothing new to say
         }
         if !allowed(from.kind(), to.kind()) {
             tracing::error!(app = %self.app(), %from, %to, %reason, "illegal transition refused");
