@@ -1,1 +1,3 @@
 //! The supervision tree.
+
+pub mod supervisor;
