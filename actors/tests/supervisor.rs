@@ -7,14 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use archy_actors::supervisor::{
-    ChildSpec, Intensity, Restart, RestartCounts, Shutdown, Strategy, Supervisor,
-    SupervisorArgs, SupervisorError, SupervisorMsg,
+    ChildSpec, Intensity, Restart, RestartCounts, Shutdown, Strategy, Supervisor, SupervisorArgs,
+    SupervisorError, SupervisorMsg,
 };
 use ractor::{call_t, ActorRef};
 use supervisor_probe::*;
 use tokio::time::{advance, Instant};
 
-fn args(strategy: Strategy, max_restarts: u32, period_secs: u64, children: Vec<ChildSpec>) -> SupervisorArgs {
+fn args(
+    strategy: Strategy,
+    max_restarts: u32,
+    period_secs: u64,
+    children: Vec<ChildSpec>,
+) -> SupervisorArgs {
     SupervisorArgs {
         strategy,
         intensity: Intensity {
@@ -26,7 +31,10 @@ fn args(strategy: Strategy, max_restarts: u32, period_secs: u64, children: Vec<C
 }
 
 async fn start(args: SupervisorArgs) -> ActorRef<SupervisorMsg> {
-    Supervisor::start(None, args).await.expect("supervisor starts").0
+    Supervisor::start(None, args)
+        .await
+        .expect("supervisor starts")
+        .0
 }
 
 async fn restart_counts(supervisor: &ActorRef<SupervisorMsg>) -> RestartCounts {
@@ -41,7 +49,11 @@ async fn one_for_one_restarts_only_the_failed_child() {
     let abc = ["a", "b", "c"].map(|id| probe(id, &journal)).to_vec();
     let sup = start(args(Strategy::OneForOne, 3, 5, abc)).await;
     journal.expect(&["start:a", "start:b", "start:c"]).await;
-    let (a, b, c) = (child(&sup, "a").await, child(&sup, "b").await, child(&sup, "c").await);
+    let (a, b, c) = (
+        child(&sup, "a").await,
+        child(&sup, "b").await,
+        child(&sup, "c").await,
+    );
 
     tell(&b, ProbeMsg::Panic);
     journal.expect(&["start:b"]).await;
@@ -72,7 +84,9 @@ async fn rest_for_one_restarts_the_failed_child_and_those_started_after_it_only(
     let mut journal = Journal::new();
     let abcd = ["a", "b", "c", "d"].map(|id| probe(id, &journal)).to_vec();
     let sup = start(args(Strategy::RestForOne, 3, 5, abcd)).await;
-    journal.expect(&["start:a", "start:b", "start:c", "start:d"]).await;
+    journal
+        .expect(&["start:a", "start:b", "start:c", "start:d"])
+        .await;
     let a = child(&sup, "a").await;
 
     tell(&child(&sup, "b").await, ProbeMsg::Panic);
@@ -111,7 +125,10 @@ async fn transient_child_is_not_restarted_after_a_normal_stop() {
 
         let children = which_children(&sup).await;
         assert_eq!(children.len(), 1, "a transient child keeps its spec");
-        assert!(children[0].cell.is_none(), "stopped with {reason:?}, yet running");
+        assert!(
+            children[0].cell.is_none(),
+            "stopped with {reason:?}, yet running"
+        );
         journal.expect(&["stop:t"]).await;
         journal.expect_nothing_more();
         sup.stop(None);
@@ -131,7 +148,10 @@ async fn transient_child_is_restarted_after_a_panic_an_error_or_a_kill() {
     journal.expect(&["start:t"]).await;
     child(&sup, "t").await.kill();
     journal.expect(&["start:t"]).await;
-    tell(&child(&sup, "t").await, ProbeMsg::Stop(Some("crashed".into())));
+    tell(
+        &child(&sup, "t").await,
+        ProbeMsg::Stop(Some("crashed".into())),
+    );
     journal.expect(&["stop:t", "start:t"]).await;
 }
 
@@ -188,7 +208,10 @@ async fn max_restarts_within_the_period_are_allowed() {
     }
 
     assert_eq!(restart_counts(&sup).await.total, 3);
-    assert!(reports.try_recv().is_err(), "the supervisor must still be alive");
+    assert!(
+        reports.try_recv().is_err(),
+        "the supervisor must still be alive"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -231,7 +254,10 @@ async fn restarts_spread_out_beyond_the_period_never_escalate() {
     }
 
     assert_eq!(restart_counts(&sup).await.total, 10);
-    assert!(reports.try_recv().is_err(), "the supervisor must still be alive");
+    assert!(
+        reports.try_recv().is_err(),
+        "the supervisor must still be alive"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -255,7 +281,10 @@ async fn the_period_slides_rather_than_resetting_after_a_quiet_gap() {
     tell(&child(&sup, "a").await, ProbeMsg::Panic);
 
     let report = next_report(&mut reports).await;
-    assert!(report.starts_with("failed: more than 2 restarts"), "{report}");
+    assert!(
+        report.starts_with("failed: more than 2 restarts"),
+        "{report}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -287,7 +316,10 @@ async fn escalation_climbs_through_a_nested_supervisor_to_the_root_and_its_owner
     tell(&leaf_of(root.clone()).await, ProbeMsg::Panic);
     journal.expect(&["stop:last", "stop:first"]).await;
     let report = next_report(&mut reports).await;
-    assert!(report.starts_with("failed: more than 1 restarts"), "{report}");
+    assert!(
+        report.starts_with("failed: more than 1 restarts"),
+        "{report}"
+    );
     tokio::time::timeout(Duration::from_secs(60), root_handle)
         .await
         .expect("the root ends")
@@ -359,17 +391,25 @@ async fn children_can_be_started_and_terminated_at_runtime_without_counting_as_f
     journal.expect(&["start:a"]).await;
 
     let spec = probe("app", &journal);
-    let started = call_t!(sup, |reply| SupervisorMsg::StartChild { spec, reply }, 60_000)
-        .unwrap()
-        .expect("the child starts");
+    let started = call_t!(
+        sup,
+        |reply| SupervisorMsg::StartChild { spec, reply },
+        60_000
+    )
+    .unwrap()
+    .expect("the child starts");
     journal.expect(&["start:app"]).await;
     assert_eq!(child_ids(&sup).await, ["a", "app"]);
     assert_eq!(child(&sup, "app").await.get_id(), started.get_id());
 
     let id = "app".to_string();
-    call_t!(sup, |reply| SupervisorMsg::TerminateChild { id, reply }, 60_000)
-        .unwrap()
-        .expect("the child is terminated");
+    call_t!(
+        sup,
+        |reply| SupervisorMsg::TerminateChild { id, reply },
+        60_000
+    )
+    .unwrap()
+    .expect("the child is terminated");
     journal.expect(&["stop:app"]).await;
 
     // No restart budget at all: a deliberate stop taken for a failure would
@@ -386,14 +426,24 @@ async fn a_duplicate_or_unknown_child_id_is_refused() {
     journal.expect(&["start:a"]).await;
 
     let spec = probe("a", &journal);
-    let duplicate = call_t!(sup, |reply| SupervisorMsg::StartChild { spec, reply }, 60_000).unwrap();
+    let duplicate = call_t!(
+        sup,
+        |reply| SupervisorMsg::StartChild { spec, reply },
+        60_000
+    )
+    .unwrap();
     assert!(
         matches!(duplicate, Err(SupervisorError::DuplicateChild { ref id }) if id == "a"),
         "{duplicate:?}"
     );
 
     let id = "ghost".to_string();
-    let unknown = call_t!(sup, |reply| SupervisorMsg::TerminateChild { id, reply }, 60_000).unwrap();
+    let unknown = call_t!(
+        sup,
+        |reply| SupervisorMsg::TerminateChild { id, reply },
+        60_000
+    )
+    .unwrap();
     assert!(
         matches!(unknown, Err(SupervisorError::NoSuchChild { ref id }) if id == "ghost"),
         "{unknown:?}"
@@ -407,7 +457,12 @@ async fn a_dynamic_child_that_fails_to_start_is_reported_and_not_kept() {
     let sup = start(args(Strategy::OneForOne, 1, 5, vec![])).await;
 
     let spec = probe_with("bad", &journal, always(), false);
-    let result = call_t!(sup, |reply| SupervisorMsg::StartChild { spec, reply }, 60_000).unwrap();
+    let result = call_t!(
+        sup,
+        |reply| SupervisorMsg::StartChild { spec, reply },
+        60_000
+    )
+    .unwrap();
 
     assert!(
         matches!(result, Err(SupervisorError::StartFailed { ref id, .. }) if id == "bad"),
@@ -424,7 +479,10 @@ async fn a_dynamic_child_that_fails_to_start_is_reported_and_not_kept() {
 async fn a_restart_whose_start_fails_is_charged_again_until_the_supervisor_escalates() {
     let mut journal = Journal::new();
     let refusals = Arc::new(AtomicU32::new(0));
-    let children = vec![probe("a", &journal), probe_with("b", &journal, refusals.clone(), false)];
+    let children = vec![
+        probe("a", &journal),
+        probe_with("b", &journal, refusals.clone(), false),
+    ];
     let (sup, _, mut reports) = owned_supervisor(args(Strategy::OneForOne, 3, 5, children)).await;
     journal.expect(&["start:a", "start:b"]).await;
 
@@ -434,7 +492,12 @@ async fn a_restart_whose_start_fails_is_charged_again_until_the_supervisor_escal
     // Charged at the failure and before each retry: three attempts fit in a
     // budget of three, the fourth charge exceeds it.
     journal
-        .expect(&["start-failed:b", "start-failed:b", "start-failed:b", "stop:a"])
+        .expect(&[
+            "start-failed:b",
+            "start-failed:b",
+            "start-failed:b",
+            "stop:a",
+        ])
         .await;
     let report = next_report(&mut reports).await;
     assert!(report.contains("last to exit: child `b`"), "{report}");
@@ -456,7 +519,10 @@ async fn a_restart_that_succeeds_within_the_budget_after_failed_attempts_keeps_r
         .expect(&["start-failed:a", "start-failed:a", "start:a"])
         .await;
     assert_eq!(restart_counts(&sup).await.total, 1);
-    assert!(reports.try_recv().is_err(), "the supervisor must still be alive");
+    assert!(
+        reports.try_recv().is_err(),
+        "the supervisor must still be alive"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -476,8 +542,16 @@ async fn one_for_all_retries_a_failed_restart_by_restarting_all_again() {
 
     journal
         .expect(&[
-            "stop:c", "stop:b", "start:a", "start:b", "start-failed:c", // first attempt
-            "stop:b", "stop:a", "start:a", "start:b", "start:c", // retry of c under one_for_all
+            "stop:c",
+            "stop:b",
+            "start:a",
+            "start:b",
+            "start-failed:c", // first attempt
+            "stop:b",
+            "stop:a",
+            "start:a",
+            "start:b",
+            "start:c", // retry of c under one_for_all
         ])
         .await;
     assert_eq!(child_ids(&sup).await, ["a", "b", "c"]);
@@ -496,8 +570,11 @@ async fn a_failed_initial_start_stops_the_started_children_and_fails_the_supervi
 
     let result = Supervisor::start(None, args(Strategy::OneForOne, 1, 5, children)).await;
 
-    let error = result.err().expect("the supervisor must not start");
-    assert!(error.to_string().contains("child `c` failed to start"), "{error}");
+    let error = result.expect_err("the supervisor must not start");
+    assert!(
+        error.to_string().contains("child `c` failed to start"),
+        "{error}"
+    );
     journal
         .expect(&["start:a", "start:b", "start-failed:c", "stop:b", "stop:a"])
         .await;

@@ -4,8 +4,9 @@
 //! escalation, per-child shutdown specs, and dynamic children.
 //!
 //! ractor itself only reports child exits; every rule here is ours. Child
-//! exits are matched by `ActorId`, and children stopped on purpose are
-//! unlinked first so their exit is never taken for a failure.
+//! exits are matched by `ActorId` against the running children; a child
+//! stopped on purpose is forgotten before it is stopped, so its exit is
+//! never taken for a failure.
 
 mod error;
 mod intensity;
@@ -114,10 +115,10 @@ impl Actor for Supervisor {
 
     async fn post_stop(
         &self,
-        myself: ActorRef<Self::Msg>,
+        _myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        state.shut_down(&myself.get_cell()).await;
+        state.shut_down().await;
         Ok(())
     }
 
@@ -134,7 +135,7 @@ impl Actor for Supervisor {
                 let _ = reply.send(state.start_child(&supervisor, spec).await);
             }
             SupervisorMsg::TerminateChild { id, reply } => {
-                let _ = reply.send(state.terminate_child(&supervisor, &id).await);
+                let _ = reply.send(state.terminate_child(&id).await);
             }
             SupervisorMsg::WhichChildren(reply) => {
                 let _ = reply.send(state.which_children());

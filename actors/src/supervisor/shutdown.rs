@@ -7,10 +7,12 @@ use super::spec::Shutdown;
 /// The stop reason children see; a normal exit for transient children.
 pub(crate) const SHUTDOWN_REASON: &str = "shutdown";
 
-/// Stops `child` per `shutdown` and returns once it has exited. The child is
-/// unlinked first, so its exit is not mistaken for a failure to restart.
-pub(crate) async fn terminate(child: &ActorCell, shutdown: Shutdown, supervisor: &ActorCell) {
-    child.unlink(supervisor.clone());
+/// Stops `child` per `shutdown` and returns once it has exited.
+///
+/// The child stays linked: callers forget its cell first, so its exit event
+/// arrives under an unknown `ActorId` and is ignored, and if the supervisor
+/// is killed meanwhile, ractor still kills the child with it.
+pub(crate) async fn terminate(child: &ActorCell, shutdown: Shutdown) {
     match shutdown {
         Shutdown::BrutalKill => kill(child).await,
         Shutdown::Infinity => {

@@ -152,11 +152,20 @@ mod tests {
 
     #[test]
     fn normal_and_shutdown_reasons_are_normal_exits() {
-        for reason in [None, Some("normal"), Some("shutdown"), Some("shutdown:upgrade")] {
+        for reason in [
+            None,
+            Some("normal"),
+            Some("shutdown"),
+            Some("shutdown:upgrade"),
+        ] {
             assert_eq!(Exit::from_stop_reason(reason), Exit::Normal, "{reason:?}");
         }
         for reason in ["killed", "Drained", "shutdownx", "boom"] {
-            assert_eq!(Exit::from_stop_reason(Some(reason)), Exit::Abnormal, "{reason}");
+            assert_eq!(
+                Exit::from_stop_reason(Some(reason)),
+                Exit::Abnormal,
+                "{reason}"
+            );
         }
     }
 

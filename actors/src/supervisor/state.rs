@@ -39,7 +39,7 @@ impl SupervisorState {
         };
         for spec in args.children {
             if let Err(error) = state.start_child(supervisor, spec).await {
-                state.shut_down(supervisor).await;
+                state.shut_down().await;
                 return Err(error);
             }
         }
@@ -56,12 +56,12 @@ impl SupervisorState {
         if self.position(&spec.id).is_some() {
             return Err(SupervisorError::DuplicateChild { id: spec.id });
         }
-        let cell = (spec.start)(supervisor.clone())
-            .await
-            .map_err(|source| SupervisorError::StartFailed {
+        let cell = (spec.start)(supervisor.clone()).await.map_err(|source| {
+            SupervisorError::StartFailed {
                 id: spec.id.clone(),
                 source,
-            })?;
+            }
+        })?;
         self.children.push(Child {
             spec,
             cell: Some(cell.clone()),
@@ -70,18 +70,14 @@ impl SupervisorState {
     }
 
     /// Stops a child per its shutdown spec and forgets its spec.
-    pub(crate) async fn terminate_child(
-        &mut self,
-        supervisor: &ActorCell,
-        id: &str,
-    ) -> Result<(), SupervisorError> {
+    pub(crate) async fn terminate_child(&mut self, id: &str) -> Result<(), SupervisorError> {
         let position = self
             .position(id)
             .ok_or_else(|| SupervisorError::NoSuchChild { id: id.to_string() })?;
         let child = self.children.remove(position);
         self.counts.by_child.remove(id);
         if let Some(cell) = &child.cell {
-            terminate(cell, child.spec.shutdown, supervisor).await;
+            terminate(cell, child.spec.shutdown).await;
         }
         Ok(())
     }
@@ -118,10 +114,10 @@ impl SupervisorState {
     }
 
     /// Stops every running child in reverse start order, each per its spec.
-    pub(crate) async fn shut_down(&mut self, supervisor: &ActorCell) {
+    pub(crate) async fn shut_down(&mut self) {
         for child in self.children.iter_mut().rev() {
             if let Some(cell) = child.cell.take() {
-                terminate(&cell, child.spec.shutdown, supervisor).await;
+                terminate(&cell, child.spec.shutdown).await;
             }
         }
     }
@@ -158,7 +154,7 @@ impl SupervisorState {
                     period = ?intensity.period,
                     "restart intensity exceeded; shutting down all children and failing"
                 );
-                self.shut_down(supervisor).await;
+                self.shut_down().await;
                 return Err(SupervisorError::IntensityExceeded {
                     max_restarts: intensity.max_restarts,
                     period: intensity.period,
@@ -195,7 +191,7 @@ impl SupervisorState {
         for child in self.children.iter_mut().rev() {
             if affected.contains(&child.spec.id) {
                 if let Some(cell) = child.cell.take() {
-                    terminate(&cell, child.spec.shutdown, supervisor).await;
+                    terminate(&cell, child.spec.shutdown).await;
                 }
             }
         }

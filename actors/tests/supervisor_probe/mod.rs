@@ -82,7 +82,9 @@ impl Actor for Probe {
     ) -> Result<ProbeArgs, ActorProcessingErr> {
         let refused = args
             .refusals
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1));
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            });
         if refused.is_ok() {
             let _ = args.journal.send(format!("start-failed:{}", args.id));
             return Err(format!("{} refuses to start", args.id).into());
@@ -224,7 +226,9 @@ pub async fn owned_supervisor(
     UnboundedReceiver<String>,
 ) {
     let (report, reports) = mpsc::unbounded_channel();
-    let (owner, _) = Actor::spawn(None, Owner, report).await.expect("owner starts");
+    let (owner, _) = Actor::spawn(None, Owner, report)
+        .await
+        .expect("owner starts");
     let (supervisor, handle) = Actor::spawn_linked(
         None,
         archy_actors::supervisor::Supervisor,
