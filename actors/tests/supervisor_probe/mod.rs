@@ -1,6 +1,8 @@
 //! Test actors for the supervisor tests: a `Probe` child that records its
 //! lifecycle in a channel and fails on command, and an `Owner` that stands in
 //! for a root supervisor's parent.
+// Shared by several test binaries, each using a part of it.
+#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
