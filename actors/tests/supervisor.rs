@@ -346,8 +346,12 @@ async fn stopping_the_supervisor_stops_children_in_reverse_start_order() {
 #[tokio::test(start_paused = true)]
 async fn a_child_that_ignores_stop_is_killed_after_its_shutdown_timeout() {
     let mut journal = Journal::new();
-    let stubborn = probe_with("stubborn", &journal, Arc::default(), true)
-        .shutdown(Shutdown::Timeout(Duration::from_secs(30)));
+    let stubborn = ProbeArgs {
+        hang_on_stop: true,
+        ..ProbeArgs::new("stubborn", &journal)
+    }
+    .spec()
+    .shutdown(Shutdown::Timeout(Duration::from_secs(30)));
     let children = vec![probe("a", &journal), stubborn];
     let (sup, handle) = Supervisor::start(None, args(Strategy::OneForOne, 1, 5, children))
         .await
@@ -456,7 +460,11 @@ async fn a_dynamic_child_that_fails_to_start_is_reported_and_not_kept() {
     let mut journal = Journal::new();
     let sup = start(args(Strategy::OneForOne, 1, 5, vec![])).await;
 
-    let spec = probe_with("bad", &journal, always(), false);
+    let spec = ProbeArgs {
+        refusals: always(),
+        ..ProbeArgs::new("bad", &journal)
+    }
+    .spec();
     let result = call_t!(
         sup,
         |reply| SupervisorMsg::StartChild { spec, reply },
@@ -481,7 +489,11 @@ async fn a_restart_whose_start_fails_is_charged_again_until_the_supervisor_escal
     let refusals = Arc::new(AtomicU32::new(0));
     let children = vec![
         probe("a", &journal),
-        probe_with("b", &journal, refusals.clone(), false),
+        ProbeArgs {
+            refusals: refusals.clone(),
+            ..ProbeArgs::new("b", &journal)
+        }
+        .spec(),
     ];
     let (sup, _, mut reports) = owned_supervisor(args(Strategy::OneForOne, 3, 5, children)).await;
     journal.expect(&["start:a", "start:b"]).await;
@@ -507,7 +519,11 @@ async fn a_restart_whose_start_fails_is_charged_again_until_the_supervisor_escal
 async fn a_restart_that_succeeds_within_the_budget_after_failed_attempts_keeps_running() {
     let mut journal = Journal::new();
     let refusals = Arc::new(AtomicU32::new(0));
-    let children = vec![probe_with("a", &journal, refusals.clone(), false)];
+    let children = vec![ProbeArgs {
+        refusals: refusals.clone(),
+        ..ProbeArgs::new("a", &journal)
+    }
+    .spec()];
     let (sup, _, mut reports) = owned_supervisor(args(Strategy::OneForOne, 3, 5, children)).await;
     journal.expect(&["start:a"]).await;
 
@@ -532,7 +548,11 @@ async fn one_for_all_retries_a_failed_restart_by_restarting_all_again() {
     let children = vec![
         probe("a", &journal),
         probe("b", &journal),
-        probe_with("c", &journal, refusals.clone(), false),
+        ProbeArgs {
+            refusals: refusals.clone(),
+            ..ProbeArgs::new("c", &journal)
+        }
+        .spec(),
     ];
     let sup = start(args(Strategy::OneForAll, 3, 5, children)).await;
     journal.expect(&["start:a", "start:b", "start:c"]).await;
@@ -564,7 +584,11 @@ async fn a_failed_initial_start_stops_the_started_children_and_fails_the_supervi
     let children = vec![
         probe("a", &journal),
         probe("b", &journal),
-        probe_with("c", &journal, always(), false),
+        ProbeArgs {
+            refusals: always(),
+            ..ProbeArgs::new("c", &journal)
+        }
+        .spec(),
         probe("d", &journal),
     ];
 
@@ -578,6 +602,39 @@ async fn a_failed_initial_start_stops_the_started_children_and_fails_the_supervi
     journal
         .expect(&["start:a", "start:b", "start-failed:c", "stop:b", "stop:a"])
         .await;
+    journal.expect_nothing_more();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_failing_in_post_start_is_restarted_like_any_failure() {
+    // ractor returns Ok from spawn_linked, then reports ActorFailed without
+    // ever sending ActorStarted.
+    let mut journal = Journal::new();
+    let spec = ProbeArgs {
+        post_start_failures: Arc::new(AtomicU32::new(1)),
+        ..ProbeArgs::new("a", &journal)
+    }
+    .spec();
+    let sup = start(args(Strategy::OneForOne, 1, 5, vec![spec])).await;
+
+    journal.expect(&["start:a", "start:a"]).await;
+    assert_eq!(restart_counts(&sup).await.total, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_duplicate_id_among_the_initial_children_fails_the_start() {
+    let mut journal = Journal::new();
+    let children = vec![probe("a", &journal), probe("a", &journal)];
+
+    let error = Supervisor::start(None, args(Strategy::OneForOne, 1, 5, children))
+        .await
+        .expect_err("the supervisor must not start");
+
+    assert!(
+        error.to_string().contains("id `a` already exists"),
+        "{error}"
+    );
+    journal.expect(&["start:a", "stop:a"]).await;
     journal.expect_nothing_more();
 }
 

@@ -59,8 +59,37 @@ pub struct ProbeArgs {
     pub journal: UnboundedSender<String>,
     /// How many more starts fail in `pre_start` (recording "start-failed:<id>").
     pub refusals: Arc<AtomicU32>,
+    /// How many more starts fail in `post_start`, after `pre_start` succeeded.
+    pub post_start_failures: Arc<AtomicU32>,
     /// `post_stop` never finishes, like a child that ignores being stopped.
     pub hang_on_stop: bool,
+}
+
+impl ProbeArgs {
+    pub fn new(id: &str, journal: &Journal) -> Self {
+        Self {
+            id: id.to_string(),
+            journal: journal.sender(),
+            refusals: Arc::default(),
+            post_start_failures: Arc::default(),
+            hang_on_stop: false,
+        }
+    }
+
+    /// A permanent "app" child running a `Probe` with these arguments.
+    pub fn spec(self) -> ChildSpec {
+        let id = self.id.clone();
+        ChildSpec::actor(id, "app", None, Probe, self)
+    }
+}
+
+/// Takes one from `counter` if it is not zero.
+fn take_one(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(1)
+        })
+        .is_ok()
 }
 
 pub enum ProbeMsg {
@@ -93,6 +122,17 @@ impl Actor for Probe {
         }
         let _ = args.journal.send(format!("start:{}", args.id));
         Ok(args)
+    }
+
+    async fn post_start(
+        &self,
+        _myself: ActorRef<ProbeMsg>,
+        state: &mut ProbeArgs,
+    ) -> Result<(), ActorProcessingErr> {
+        if take_one(&state.post_start_failures) {
+            return Err(format!("{} fails right after starting", state.id).into());
+        }
+        Ok(())
     }
 
     async fn post_stop(
@@ -130,24 +170,9 @@ pub fn always() -> Arc<AtomicU32> {
     Arc::new(AtomicU32::new(u32::MAX))
 }
 
-/// A permanent "app" child running a `Probe`.
+/// A permanent "app" child running a plain `Probe`.
 pub fn probe(id: &str, journal: &Journal) -> ChildSpec {
-    probe_with(id, journal, Arc::default(), false)
-}
-
-pub fn probe_with(
-    id: &str,
-    journal: &Journal,
-    refusals: Arc<AtomicU32>,
-    hang_on_stop: bool,
-) -> ChildSpec {
-    let args = ProbeArgs {
-        id: id.to_string(),
-        journal: journal.sender(),
-        refusals,
-        hang_on_stop,
-    };
-    ChildSpec::actor(id, "app", None, Probe, args)
+    ProbeArgs::new(id, journal).spec()
 }
 
 pub async fn which_children(supervisor: &ActorRef<SupervisorMsg>) -> Vec<ChildInfo> {
