@@ -7,6 +7,14 @@
 //! exits are matched by `ActorId` against the running children; a child
 //! stopped on purpose is forgotten before it is stopped, so its exit is
 //! never taken for a failure.
+//!
+//! One deliberate difference from OTP: past its intensity a supervisor
+//! *fails* (its parent gets `ActorFailed` carrying
+//! `SupervisorError::IntensityExceeded`) instead of exiting with `shutdown`,
+//! so a parent restarts or escalates it whatever its restart type.
+//!
+//! Children's `pre_start` runs inside the supervisor (ractor's
+//! `spawn_linked`), blocking it like OTP's synchronous starts: keep it cheap.
 
 mod error;
 mod intensity;

@@ -17,6 +17,7 @@ struct Child {
     cell: Option<ActorCell>,
 }
 
+/// The supervisor actor's state; opaque (ractor needs the type public).
 pub struct SupervisorState {
     strategy: Strategy,
     window: RestartWindow,
