@@ -98,6 +98,31 @@ async fn rest_for_one_restarts_the_failed_child_and_those_started_after_it_only(
     journal.expect_nothing_more();
 }
 
+#[tokio::test(start_paused = true)]
+async fn exits_of_instances_already_replaced_are_ignored() {
+    let mut journal = Journal::new();
+    let abc = ["a", "b", "c"].map(|id| probe(id, &journal)).to_vec();
+    let (sup, _, mut reports) = owned_supervisor(args(Strategy::OneForAll, 1, 5, abc)).await;
+    journal.expect(&["start:a", "start:b", "start:c"]).await;
+    let (a, b) = (child(&sup, "a").await, child(&sup, "b").await);
+
+    // Both die together; a's restart replaces b too, so b's exit, handled
+    // next, is stale. Counted, it would exceed the budget of one restart.
+    a.kill();
+    b.kill();
+
+    journal
+        .expect(&["stop:c", "start:a", "start:b", "start:c"])
+        .await;
+    assert_eq!(child_ids(&sup).await, ["a", "b", "c"]);
+    assert_eq!(restart_counts(&sup).await.total, 3);
+    assert!(
+        reports.try_recv().is_err(),
+        "the supervisor must still be alive"
+    );
+    journal.expect_nothing_more();
+}
+
 // ---- restart types ----
 
 #[tokio::test(start_paused = true)]
