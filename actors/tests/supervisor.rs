@@ -369,6 +369,35 @@ async fn stopping_the_supervisor_stops_children_in_reverse_start_order() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn stopping_a_root_stops_a_nested_supervisor_s_children_in_order_too() {
+    let mut journal = Journal::new();
+    let inner = args(
+        Strategy::OneForOne,
+        1,
+        5,
+        vec![probe("x", &journal), probe("y", &journal)],
+    );
+    let children = vec![
+        probe("a", &journal),
+        ChildSpec::supervisor("inner", None, inner),
+        probe("b", &journal),
+    ];
+    let (root, handle) = Supervisor::start(None, args(Strategy::OneForOne, 1, 5, children))
+        .await
+        .unwrap();
+    journal
+        .expect(&["start:a", "start:x", "start:y", "start:b"])
+        .await;
+
+    root.stop(None);
+
+    journal
+        .expect(&["stop:b", "stop:y", "stop:x", "stop:a"])
+        .await;
+    handle.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_child_that_ignores_stop_is_killed_after_its_shutdown_timeout() {
     let mut journal = Journal::new();
     let stubborn = ProbeArgs {
