@@ -1,3 +1,4 @@
 //! The supervision tree.
 
 pub mod store;
+pub mod supervisor;
