@@ -595,6 +595,22 @@ mod external_actions {
         assert!(!mock.remove_externally("web"));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn until_removed_returns_once_the_container_is_gone() {
+        let mock = running_web().await;
+        let remover = tokio::spawn({
+            let mock = mock.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                mock.remove_externally("web")
+            }
+        });
+        let began = Instant::now();
+        within(mock.until_removed("web")).await;
+        assert_eq!(began.elapsed(), Duration::from_secs(5));
+        assert!(remover.await.unwrap());
+    }
+
     #[tokio::test]
     async fn set_state_changes_the_list_without_an_event() {
         let mock = running_web().await;
