@@ -1,1 +1,0 @@
-//! In-memory engine with fault injection (to be written).
