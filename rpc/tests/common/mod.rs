@@ -284,3 +284,102 @@ impl Harness {
         self.request(Method::GET, path, &[], Bytes::new()).await
     }
 }
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl Harness {
+    /// Open the WebSocket with extra handshake headers; Err carries the refusal status.
+    pub async fn websocket(&self, headers: &[(&str, &str)]) -> Result<Socket, StatusCode> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/rpc/v1", self.addr())
+            .into_client_request()
+            .unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                hyper::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(socket),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status()),
+            Err(error) => panic!("WebSocket handshake failed: {error}"),
+        }
+    }
+
+    pub async fn setup_password(&self, password: &str) -> Reply {
+        let body = json!({ "password": password }).to_string();
+        self.request(
+            Method::POST,
+            "/auth/setup",
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await
+    }
+
+    pub async fn login(&self, password: &str) -> Reply {
+        let body = json!({ "password": password }).to_string();
+        self.request(
+            Method::POST,
+            "/auth/login",
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await
+    }
+
+    /// Set the password, log in, and return (cookie header value, csrf token).
+    pub async fn logged_in_session(&self) -> (String, String) {
+        assert_eq!(
+            self.setup_password("correct horse").await.status,
+            StatusCode::OK
+        );
+        let reply = self.login("correct horse").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let cookie = reply.headers[hyper::header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        (
+            cookie,
+            reply.json()["csrf_token"].as_str().unwrap().to_string(),
+        )
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+}
+
+/// Send one JSON text message.
+pub async fn send(socket: &mut Socket, message: Value) {
+    use futures::SinkExt;
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::Text(
+            message.to_string().into(),
+        ))
+        .await
+        .unwrap();
+}
+
+/// The next JSON text message, within a deadline; `None` when the server closed.
+pub async fn receive(socket: &mut Socket) -> Option<Value> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
+            .await
+            .expect("no WebSocket message within 5 s");
+        match next {
+            Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(other)) => panic!("unexpected WebSocket message {other:?}"),
+        }
+    }
+}
