@@ -37,6 +37,23 @@ pub mod names {
     pub const RPC_REQUEST_DURATION: &str = "archy_rpc_request_duration_seconds";
     /// Gauge = 1, label `version`.
     pub const BUILD_INFO: &str = "archy_build_info";
+
+    /// Every name above; `describe_all` covers each.
+    pub const ALL: &[&str] = &[
+        RECONCILE_DURATION,
+        RECONCILE_LAST_SUCCESS,
+        ENGINE_REQUESTS,
+        ENGINE_REQUEST_DURATION,
+        APP_STATE,
+        CONTAINER_RESTARTS,
+        ACTOR_RESTARTS,
+        HEALTH_PROBES,
+        INSTALL_DURATION,
+        PULL_RETRIES,
+        RPC_REQUESTS,
+        RPC_REQUEST_DURATION,
+        BUILD_INFO,
+    ];
 }
 
 /// Buckets for calls that usually take milliseconds but may hang up to a minute.

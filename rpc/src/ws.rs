@@ -229,3 +229,43 @@ async fn forward(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64) -> Event {
+        Event {
+            seq,
+            at_unix_ms: seq,
+            app: Some("bitcoin".into()),
+            transition: None,
+            reason: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_is_told_how_many_entries_it_missed() {
+        let (events, receiver) = broadcast::channel(2);
+        for seq in 1..=5 {
+            events.send(entry(seq)).unwrap();
+        }
+        drop(events);
+        let (outbox, mut pushed) = mpsc::channel(16);
+        forward(Feed::Events, "7".into(), None, receiver, outbox).await;
+        let mut messages = Vec::new();
+        while let Some(text) = pushed.recv().await {
+            messages.push(serde_json::from_str::<Value>(&text).unwrap());
+        }
+        assert_eq!(messages[0]["method"], "events.lagged");
+        assert_eq!(
+            messages[0]["params"],
+            json!({"subscription": "7", "missed": 3})
+        );
+        let seqs: Vec<_> = messages[1..]
+            .iter()
+            .map(|m| m["params"]["result"]["seq"].clone())
+            .collect();
+        assert_eq!(seqs, [json!(4), json!(5)]);
+    }
+}

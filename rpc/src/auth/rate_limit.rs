@@ -54,3 +54,38 @@ impl LoginLimiter {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 5));
+    const OTHER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 6));
+
+    #[tokio::test(start_paused = true)]
+    async fn attempts_are_refused_until_the_oldest_failure_is_a_minute_old() {
+        let limiter = LoginLimiter::new(5);
+        for _ in 0..5 {
+            assert!(limiter.try_attempt(CLIENT).is_ok());
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        assert_eq!(limiter.try_attempt(CLIENT), Err(Duration::from_secs(55)));
+        assert!(
+            limiter.try_attempt(OTHER).is_ok(),
+            "limits are per client IP"
+        );
+        tokio::time::advance(Duration::from_secs(55)).await;
+        assert!(limiter.try_attempt(CLIENT).is_ok());
+        assert!(limiter.try_attempt(CLIENT).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_successful_login_forgets_the_failures() {
+        let limiter = LoginLimiter::new(2);
+        limiter.try_attempt(CLIENT).unwrap();
+        limiter.try_attempt(CLIENT).unwrap();
+        assert!(limiter.try_attempt(CLIENT).is_err());
+        limiter.forget(CLIENT);
+        assert!(limiter.try_attempt(CLIENT).is_ok());
+    }
+}

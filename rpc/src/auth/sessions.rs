@@ -92,3 +92,31 @@ impl Sessions {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn sessions_expire_after_their_ttl() {
+        let sessions = Sessions::new(Duration::from_secs(60));
+        let session = sessions.create();
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert_eq!(
+            sessions.get(&session.token).map(|s| s.csrf),
+            Some(session.csrf)
+        );
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(sessions.get(&session.token).is_none());
+    }
+
+    #[tokio::test]
+    async fn revoking_tells_open_connections() {
+        let sessions = Sessions::new(Duration::from_secs(60));
+        let session = sessions.create();
+        let mut revoked = sessions.get(&session.token).unwrap().revoked;
+        sessions.revoke(&session.token);
+        assert!(revoked.wait_for(|revoked| *revoked).await.is_ok());
+        assert!(sessions.get(&session.token).is_none());
+    }
+}
