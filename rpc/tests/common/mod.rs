@@ -309,21 +309,18 @@ impl Harness {
     }
 
     pub async fn setup_password(&self, password: &str) -> Reply {
-        let body = json!({ "password": password }).to_string();
-        self.request(
-            Method::POST,
-            "/auth/setup",
-            &[("content-type", "application/json")],
-            body,
-        )
-        .await
+        self.post_password("/auth/setup", password).await
     }
 
     pub async fn login(&self, password: &str) -> Reply {
+        self.post_password("/auth/login", password).await
+    }
+
+    async fn post_password(&self, path: &str, password: &str) -> Reply {
         let body = json!({ "password": password }).to_string();
         self.request(
             Method::POST,
-            "/auth/login",
+            path,
             &[("content-type", "application/json")],
             body,
         )
