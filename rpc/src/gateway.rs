@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{watch, Mutex, Semaphore};
 use tokio::task::JoinHandle;
 use tower_http::services::ServeDir;
 
@@ -66,6 +66,8 @@ pub struct Limits {
     /// Largest JSON-RPC batch.
     pub max_batch: usize,
     pub max_subscriptions_per_connection: usize,
+    /// Open WebSockets at once; more get 503.
+    pub max_websockets: usize,
     /// Failed logins per client IP per minute before 429.
     pub login_failures_per_minute: u32,
     pub session_ttl: Duration,
@@ -77,6 +79,7 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             max_batch: 32,
             max_subscriptions_per_connection: 32,
+            max_websockets: 64,
             login_failures_per_minute: 5,
             session_ttl: Duration::from_secs(7 * 24 * 3600),
         }
@@ -108,6 +111,7 @@ pub(crate) struct Shared {
     pub(crate) login_limiter: LoginLimiter,
     /// Makes "set the password only when none is set" atomic.
     pub(crate) setup_lock: Mutex<()>,
+    websocket_slots: Arc<Semaphore>,
     allowed_origins: Vec<String>,
     metrics: PrometheusHandle,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -171,6 +175,7 @@ impl Gateway {
             sessions: Sessions::new(config.limits.session_ttl),
             login_limiter: LoginLimiter::new(config.limits.login_failures_per_minute),
             setup_lock: Mutex::new(()),
+            websocket_slots: Arc::new(Semaphore::new(config.limits.max_websockets)),
             allowed_origins,
             metrics: metrics.clone(),
             shutdown: shutdown.clone(),
@@ -323,9 +328,19 @@ async fn rpc_websocket(
     Extension(principal): Extension<Principal>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let Ok(slot) = shared.websocket_slots.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many open WebSockets; close one and retry",
+        )
+            .into_response();
+    };
     upgrade
         .max_message_size(shared.limits.max_body_bytes)
-        .on_upgrade(move |socket| ws::serve(socket, shared, principal))
+        .on_upgrade(move |socket| async move {
+            ws::serve(socket, shared, principal).await;
+            drop(slot);
+        })
 }
 
 async fn render_metrics(State(shared): State<Arc<Shared>>) -> Response {

@@ -321,3 +321,11 @@ async fn password_store_replaces_the_password_for_archy_passwd() {
         Err(archy_rpc::AuthError::PasswordTooShort { min: 8 })
     ));
 }
+
+#[tokio::test]
+async fn default_listen_address_is_loopback() {
+    let config = archy_rpc::GatewayConfig::new("/var/lib/archy");
+    assert!(config.listen.ip().is_loopback());
+    assert_eq!(config.limits.max_body_bytes, 1024 * 1024);
+    assert_eq!(config.limits.max_batch, 32);
+}

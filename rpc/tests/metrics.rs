@@ -136,3 +136,18 @@ async fn promtool_accepts_the_metrics_output() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_taken_port_is_a_bind_error_naming_the_address() {
+    let h = Harness::start().await;
+    let taken = h.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = archy_rpc::GatewayConfig::new(dir.path());
+    config.listen = taken;
+    let error = archy_rpc::Gateway::serve(config, common::FakeBackend::new())
+        .await
+        .err()
+        .expect("binding a taken port must fail");
+    assert!(matches!(error, archy_rpc::GatewayError::Bind { addr, .. } if addr == taken));
+    assert!(error.to_string().contains(&taken.to_string()), "{error}");
+}

@@ -182,3 +182,25 @@ async fn shutdown_closes_open_websockets_and_returns() {
         .unwrap();
     assert_eq!(receive(&mut socket).await, None);
 }
+
+#[tokio::test]
+async fn open_websockets_are_limited_and_a_closed_one_frees_its_slot() {
+    let h = Harness::start_with(|config| config.limits.max_websockets = 1).await;
+    let bearer = h.bearer();
+    let mut first = connect(&h).await;
+    assert_eq!(
+        h.websocket(&[("authorization", &bearer)]).await.err(),
+        Some(hyper::StatusCode::SERVICE_UNAVAILABLE)
+    );
+    first.close(None).await.unwrap();
+    assert_eq!(receive(&mut first).await, None);
+    // The server frees the slot once its side of the socket has ended.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while h.websocket(&[("authorization", &bearer)]).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slot was never freed"
+        );
+        tokio::task::yield_now().await;
+    }
+}
