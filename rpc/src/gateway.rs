@@ -208,7 +208,8 @@ impl Gateway {
     }
 }
 
-/// A serving gateway. Dropping it without `shutdown` leaves it running.
+/// A serving gateway. Dropping it (and every `ShutdownHandle`) stops it like
+/// `shutdown`, without waiting.
 pub struct RunningGateway {
     pub local_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
