@@ -364,7 +364,9 @@ impl ContainerRuntime for PodmanRuntime {
         // exceed the grace, or we time out while Podman keeps stopping.
         let deadline = grace + STOP_DEADLINE_MARGIN;
         let call = Call::new("stop", "container", name, deadline);
-        let t = i32::try_from(whole_secs(grace)).unwrap_or(i32::MAX);
+        // Podman rejects a negative `t`; a fractional grace rounds up.
+        let t = i32::try_from(grace.as_secs() + u64::from(grace.subsec_nanos() > 0))
+            .unwrap_or(i32::MAX);
         let options = StopContainerOptionsBuilder::default().t(t).build();
         self.api(deadline)
             .stop_container(name, Some(options))
