@@ -279,6 +279,21 @@ async fn create_from_a_missing_image_is_not_found() {
 }
 
 #[tokio::test]
+async fn create_on_a_missing_network_is_not_found() {
+    let Some(rt) = engine().await else { return };
+    let mut scope = Scope::new(&rt, "nonet");
+    let mut spec = scope.spec("web", POLITE);
+    let network = format!("{}-missing", scope.prefix);
+    spec.network = Some(network.clone());
+    assert_eq!(
+        rt.create(&spec).await.unwrap_err(),
+        RuntimeError::NotFound {
+            what: format!("network {network:?}")
+        }
+    );
+}
+
+#[tokio::test]
 async fn kill_stops_a_running_container_and_refuses_a_stopped_one() {
     let Some(rt) = engine().await else { return };
     let mut scope = Scope::new(&rt, "kill");
@@ -415,6 +430,10 @@ async fn exec_returns_exit_code_and_combined_output() {
         "{out:?}"
     );
     assert_eq!(rt.exec(&spec.name, &sh("true")).await.unwrap().exit_code, 0);
+
+    rt.stop(&spec.name, Duration::from_secs(5)).await.unwrap();
+    let err = rt.exec(&spec.name, &sh("true")).await.unwrap_err();
+    assert!(matches!(err, RuntimeError::InvalidState { .. }), "{err:?}");
 }
 
 #[tokio::test]

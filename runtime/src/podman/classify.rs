@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bollard::errors::Error;
 
-use crate::RuntimeError;
+use crate::{ContainerSpec, RuntimeError};
 
 /// What a failed engine call was doing, for the error's context.
 #[derive(Debug, Clone, Copy)]
@@ -66,6 +66,30 @@ pub(crate) fn classify(call: Call<'_>, err: Error) -> RuntimeError {
             message: other.to_string(),
         },
     }
+}
+
+/// A failed create: the container does not exist yet, so "not found" is
+/// about what it needs: its network (Podman: 500 "network not found") or
+/// its image (404 "no such image").
+pub(crate) fn classify_create(call: Call<'_>, spec: &ContainerSpec, err: Error) -> RuntimeError {
+    if let Error::DockerResponseServerError {
+        status_code,
+        message,
+    } = &err
+    {
+        let missing_network = message.contains("network not found");
+        if let (Some(network), true) = (&spec.network, missing_network) {
+            return RuntimeError::NotFound {
+                what: format!("network {network:?}"),
+            };
+        }
+        if *status_code == 404 {
+            return RuntimeError::NotFound {
+                what: format!("image {:?}", spec.image),
+            };
+        }
+    }
+    classify(call, err)
 }
 
 /// Whether a bollard decode failure is Podman's transient state that the
@@ -189,6 +213,38 @@ mod tests {
                 message: "500: OCI runtime error: boom".into()
             }
         );
+    }
+
+    #[test]
+    fn create_names_the_missing_image_or_network() {
+        let spec = ContainerSpec {
+            name: "archy-web".into(),
+            image: "localhost/web:1".into(),
+            network: Some("archy".into()),
+            ..Default::default()
+        };
+        let missing_image = server(404, "no such image: localhost/web:1: image not known");
+        assert_eq!(
+            classify_create(call("create"), &spec, missing_image),
+            RuntimeError::NotFound {
+                what: "image \"localhost/web:1\"".into()
+            }
+        );
+        let missing_network = server(
+            500,
+            "container create: unable to find network with name or ID archy: network not found",
+        );
+        assert_eq!(
+            classify_create(call("create"), &spec, missing_network),
+            RuntimeError::NotFound {
+                what: "network \"archy\"".into()
+            }
+        );
+        let in_use = server(500, "the container name \"archy-web\" is already in use");
+        assert!(matches!(
+            classify_create(call("create"), &spec, in_use),
+            RuntimeError::NameInUse { .. }
+        ));
     }
 
     #[test]

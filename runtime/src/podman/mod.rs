@@ -41,7 +41,7 @@ use crate::{
     labels, BuildRequest, ContainerDetails, ContainerRuntime, ContainerSpec, EngineEvent,
     ExecOutput, Observed, ProgressSink, RuntimeError, RuntimeResult, STOP_DEADLINE_MARGIN,
 };
-use classify::{classify, is_unknown_variant, Call};
+use classify::{classify, classify_create, is_unknown_variant, Call};
 use discovery::NoEngine;
 use service::{PodmanService, ServiceError};
 
@@ -335,20 +335,9 @@ impl ContainerRuntime for PodmanRuntime {
             .api(call.deadline)
             .create_container(Some(options), convert::create_body(spec))
             .await;
-        match created {
-            Ok(response) => Ok(response.id),
-            // The container does not exist yet: a 404 names what it needs.
-            Err(BollardError::DockerResponseServerError {
-                status_code: 404,
-                message,
-            }) => Err(RuntimeError::NotFound {
-                what: match &spec.network {
-                    Some(net) if message.contains("network") => format!("network {net:?}"),
-                    _ => format!("image {:?}", spec.image),
-                },
-            }),
-            Err(e) => Err(classify(call, e)),
-        }
+        created
+            .map(|response| response.id)
+            .map_err(|e| classify_create(call, spec, e))
     }
 
     async fn start(&self, name: &str) -> RuntimeResult<()> {
