@@ -244,7 +244,8 @@ async fn removing_a_running_container_needs_force() {
     run(&rt, &spec).await;
 
     let err = rt.remove(&spec.name, false, false).await.unwrap_err();
-    assert!(observed(&rt, &spec.name).await.is_some(), "{err:?}");
+    assert!(matches!(err, RuntimeError::InvalidState { .. }), "{err:?}");
+    assert!(observed(&rt, &spec.name).await.is_some());
     rt.remove(&spec.name, true, true).await.unwrap();
     assert!(observed(&rt, &spec.name).await.is_none());
 }
@@ -658,20 +659,23 @@ async fn list_managed_survives_podmans_stopped_state_while_containers_crash_loop
         .all(true)
         .filters(&filters)
         .build();
-    let (mut typed_failures, rounds) = (0, 40);
+    let (mut typed_list_failures, mut typed_inspect_failures, rounds) = (0, 0, 40);
     let mut first_failure = None;
     for _ in 0..rounds {
         if let Err(e) = docker.list_containers(Some(typed.clone())).await {
-            typed_failures += 1;
+            typed_list_failures += 1;
             first_failure.get_or_insert(e.to_string());
+        }
+        if docker.inspect_container(&names[0], None).await.is_err() {
+            typed_inspect_failures += 1;
         }
         let listed = rt.list_managed().await.expect("list_managed never fails");
         assert!(names.iter().all(|n| listed.iter().any(|o| &o.name == n)));
         let _ = rt.inspect(&names[0]).await.expect("inspect never fails");
     }
     eprintln!(
-        "typed bollard list failed {typed_failures}/{rounds} times ({first_failure:?}); \
-         list_managed 0/{rounds}"
+        "typed bollard list failed {typed_list_failures}/{rounds}, inspect \
+         {typed_inspect_failures}/{rounds} ({first_failure:?}); adapter 0/{rounds}"
     );
 }
 
@@ -706,6 +710,45 @@ async fn owned_podman_service_answers_then_stops_on_shutdown() {
         ping(&socket, Duration::from_secs(1)).await.is_err(),
         "the service is gone after shutdown"
     );
+}
+
+#[tokio::test]
+async fn open_starts_and_owns_a_service_when_no_socket_answers() {
+    use archy_runtime::podman::discovery::ping;
+    if engine().await.is_none() {
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let dead = state.path().join("dead.sock");
+    let rt = PodmanRuntime::open_among(vec![dead], state.path())
+        .await
+        .unwrap();
+    assert!(rt.owns_service());
+    assert_eq!(rt.socket(), state.path().join("podman.sock"));
+    rt.list_managed().await.unwrap();
+
+    let socket = rt.socket().to_path_buf();
+    drop(rt);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ping(&socket, Duration::from_secs(1)).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "service still answers after drop"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn open_uses_an_answering_socket_without_starting_a_service() {
+    let Some(engine) = engine().await else { return };
+    let state = tempfile::tempdir().unwrap();
+    let rt = PodmanRuntime::open(Some(engine.socket()), state.path())
+        .await
+        .unwrap();
+    assert!(!rt.owns_service());
+    assert_eq!(rt.socket(), engine.socket());
+    assert!(!state.path().join("podman.sock").exists());
 }
 
 // ---------------------------------------------------------------- figures

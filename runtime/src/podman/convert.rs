@@ -92,6 +92,17 @@ fn engine_mount(mount: &crate::Mount) -> EngineMount {
     }
 }
 
+/// `image` with `:latest` when it names neither tag nor digest: an empty tag
+/// asks a Docker engine to pull every tag.
+pub(crate) fn with_default_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || last.contains('@') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
 /// One entry of `GET /containers/json`, as far as Archy reads it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -380,6 +391,20 @@ mod tests {
         );
         let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
         assert_eq!(endpoints["archy"].aliases, Some(vec!["web".to_string()]));
+    }
+
+    #[test]
+    fn pulls_default_to_latest_only_without_tag_or_digest() {
+        assert_eq!(with_default_tag("nginx"), "nginx:latest");
+        assert_eq!(
+            with_default_tag("localhost:5000/app"),
+            "localhost:5000/app:latest"
+        );
+        assert_eq!(
+            with_default_tag("docker.io/lib/nginx:1.27"),
+            "docker.io/lib/nginx:1.27"
+        );
+        assert_eq!(with_default_tag("app@sha256:abcd"), "app@sha256:abcd");
     }
 
     #[test]

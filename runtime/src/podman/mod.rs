@@ -52,19 +52,28 @@ pub const IMAGE_DEADLINE: Duration = Duration::from_secs(30 * 60);
 /// Deadline of a whole exec, output included.
 pub const EXEC_DEADLINE: Duration = Duration::from_secs(60);
 
-/// No engine answered and none could be started.
+/// Why [`PodmanRuntime::open`] found no engine to talk to.
 #[derive(Debug, Error)]
-#[error("{no_engine}; starting one failed: {service}")]
-pub struct OpenError {
-    pub no_engine: NoEngine,
-    #[source]
-    pub service: ServiceError,
+pub enum OpenError {
+    /// No socket answered and no service could be started.
+    #[error("{no_engine}; starting one failed: {service}")]
+    NoEngine {
+        no_engine: NoEngine,
+        #[source]
+        service: ServiceError,
+    },
+    /// A socket answered a ping, then the connection failed.
+    #[error(transparent)]
+    Connect(#[from] RuntimeError),
 }
 
 impl From<OpenError> for RuntimeError {
     fn from(err: OpenError) -> Self {
-        RuntimeError::Unavailable {
-            reason: err.to_string(),
+        match err {
+            OpenError::Connect(e) => e,
+            no_engine => RuntimeError::Unavailable {
+                reason: no_engine.to_string(),
+            },
         }
     }
 }
@@ -122,32 +131,32 @@ impl PodmanRuntime {
     /// [`PodmanRuntime::discover`]; when nothing answers, start a
     /// [`PodmanService`] on `<state_dir>/podman.sock` (or reuse one a
     /// previous Archy left there) and connect to it. The service lives as
-    /// long as this runtime and its clones.
+    /// long as this runtime and its clones, and is killed with the last.
     pub async fn open(explicit: Option<&Path>, state_dir: &Path) -> Result<Self, OpenError> {
-        let mut candidates = discovery::candidate_sockets(explicit);
+        Self::open_among(discovery::candidate_sockets(explicit), state_dir).await
+    }
+
+    /// [`PodmanRuntime::open`] over the given candidate sockets.
+    pub async fn open_among(
+        mut candidates: Vec<PathBuf>,
+        state_dir: &Path,
+    ) -> Result<Self, OpenError> {
         candidates.push(state_dir.join(service::SERVICE_SOCKET));
         let no_engine = match discovery::first_answering(candidates).await {
-            Ok(socket) => match Self::connect(&socket).await {
-                Ok(runtime) => return Ok(runtime),
-                Err(e) => NoEngine {
-                    tried: vec![(socket, e.to_string())],
-                },
-            },
+            Ok(socket) => return Ok(Self::connect(socket).await?),
             Err(no_engine) => no_engine,
         };
-        let fail = |service| OpenError {
-            no_engine: no_engine.clone(),
-            service,
-        };
-        let service = PodmanService::start(state_dir).await.map_err(fail)?;
-        let mut runtime = Self::connect(service.socket()).await.map_err(|e| {
-            fail(ServiceError::NotReady {
-                socket: PathBuf::from(format!("{} ({e})", service.socket().display())),
-                deadline: CALL_DEADLINE,
-            })
-        })?;
+        let service = PodmanService::start(state_dir)
+            .await
+            .map_err(|service| OpenError::NoEngine { no_engine, service })?;
+        let mut runtime = Self::connect(service.socket()).await?;
         runtime._service = Some(Arc::new(service));
         Ok(runtime)
+    }
+
+    /// Whether this runtime started (and owns) the engine service.
+    pub fn owns_service(&self) -> bool {
+        self._service.is_some()
     }
 
     /// The socket this runtime talks to.
@@ -274,7 +283,7 @@ impl ContainerRuntime for PodmanRuntime {
     async fn pull(&self, image: &str, progress: ProgressSink) -> RuntimeResult<()> {
         let call = Call::new("pull", "image", image, IMAGE_DEADLINE);
         let options = CreateImageOptionsBuilder::default()
-            .from_image(image)
+            .from_image(&convert::with_default_tag(image))
             .build();
         let api = self.api(call.deadline);
         let stream = api.create_image(Some(options), None, None);
