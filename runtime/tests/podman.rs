@@ -43,10 +43,8 @@ async fn engine() -> Option<PodmanRuntime> {
 struct Scope {
     socket: PathBuf,
     prefix: String,
-    containers: Vec<String>,
-    volumes: Vec<String>,
-    networks: Vec<String>,
-    images: Vec<String>,
+    /// (`podman` object kind, name) to remove.
+    owned: Vec<(&'static str, String)>,
 }
 
 impl Scope {
@@ -58,35 +56,29 @@ impl Scope {
         Scope {
             socket: rt.socket().to_path_buf(),
             prefix: format!("archy-t{}-{nanos:x}-{test}", std::process::id()),
-            containers: Vec::new(),
-            volumes: Vec::new(),
-            networks: Vec::new(),
-            images: Vec::new(),
+            owned: Vec::new(),
         }
     }
 
-    fn container(&mut self, what: &str) -> String {
-        let name = format!("{}-{what}", self.prefix);
-        self.containers.push(name.clone());
+    fn own(&mut self, kind: &'static str, name: String) -> String {
+        self.owned.push((kind, name.clone()));
         name
+    }
+
+    fn container(&mut self, what: &str) -> String {
+        self.own("container", format!("{}-{what}", self.prefix))
     }
 
     fn volume(&mut self, what: &str) -> String {
-        let name = format!("{}-{what}", self.prefix);
-        self.volumes.push(name.clone());
-        name
+        self.own("volume", format!("{}-{what}", self.prefix))
     }
 
     fn network(&mut self, what: &str) -> String {
-        let name = format!("{}-{what}", self.prefix);
-        self.networks.push(name.clone());
-        name
+        self.own("network", format!("{}-{what}", self.prefix))
     }
 
     fn image(&mut self, what: &str) -> String {
-        let name = format!("localhost/{}-{what}:test", self.prefix);
-        self.images.push(name.clone());
-        name
+        self.own("image", format!("localhost/{}-{what}:test", self.prefix))
     }
 
     /// A managed container spec running `script` in the base image.
@@ -94,7 +86,7 @@ impl Scope {
         ContainerSpec {
             name: self.container(what),
             image: BASE_IMAGE.into(),
-            cmd: Some(vec!["sh".into(), "-c".into(), script.into()]),
+            cmd: Some(sh(script)),
             labels: BTreeMap::from([
                 (labels::APP.to_string(), self.prefix.clone()),
                 (labels::MEMBER.to_string(), what.to_string()),
@@ -106,36 +98,22 @@ impl Scope {
 }
 
 impl Drop for Scope {
+    /// Remove through the same socket with the podman CLI: synchronous, so
+    /// it also runs while a failing test unwinds inside its runtime.
+    /// Containers go first, so their volumes and networks are free.
     fn drop(&mut self) {
-        let socket = self.socket.clone();
-        let containers = std::mem::take(&mut self.containers);
-        let volumes = std::mem::take(&mut self.volumes);
-        // Its own thread and runtime: drop may run while a test panics
-        // inside the test's runtime.
-        let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let Ok(engine) = PodmanRuntime::connect(&socket).await else {
-                    return;
-                };
-                for name in &containers {
-                    let _ = engine.remove(name, true, true).await;
-                }
-                for name in &volumes {
-                    let _ = engine.remove_volume(name).await;
-                }
-            });
-        });
-        let _ = cleanup.join();
-        // The trait has no network or image removal: use the CLI.
-        for (what, names) in [("network", &self.networks), ("image", &self.images)] {
+        let url = format!("unix://{}", self.socket.display());
+        for kind in ["container", "volume", "network", "image"] {
+            let names: Vec<&String> = self
+                .owned
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, name)| name)
+                .collect();
             if !names.is_empty() {
                 let _ = std::process::Command::new("podman")
-                    .args([what, "rm", "-f"])
-                    .args(names.iter())
+                    .args(["--url", &url, kind, "rm", "-f"])
+                    .args(names)
                     .output();
             }
         }
