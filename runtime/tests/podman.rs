@@ -317,24 +317,41 @@ async fn pull_of_a_nonexistent_image_fails_fast_as_image_failed() {
     eprintln!("failed pull took {:?}: {result:?}", began.elapsed());
 }
 
+/// A context dir whose Containerfile is `FROM` the base image plus `steps`,
+/// with `files`, and a request to build it under a scope-owned tag.
+fn build_context(
+    scope: &mut Scope,
+    steps: &str,
+    files: &[(&str, &str)],
+) -> (tempfile::TempDir, BuildRequest) {
+    let context = tempfile::tempdir().unwrap();
+    let containerfile = format!("FROM {BASE_IMAGE}\n{steps}\n");
+    std::fs::write(context.path().join("Containerfile"), containerfile).unwrap();
+    for (name, content) in files {
+        std::fs::write(context.path().join(name), content).unwrap();
+    }
+    let request = BuildRequest {
+        context: context.path().to_path_buf(),
+        containerfile: "Containerfile".into(),
+        tag: scope.image("built"),
+        labels: BTreeMap::new(),
+    };
+    (context, request)
+}
+
 #[tokio::test]
 async fn build_from_a_context_dir_labels_the_image() {
     let Some(rt) = engine().await else { return };
     let mut scope = Scope::new(&rt, "build");
-    let context = tempfile::tempdir().unwrap();
-    std::fs::write(
-        context.path().join("Containerfile"),
-        format!("FROM {BASE_IMAGE}\nCOPY greeting /greeting\nCMD [\"cat\", \"/greeting\"]\n"),
-    )
-    .unwrap();
-    std::fs::write(context.path().join("greeting"), "built by archy\n").unwrap();
-    let tag = scope.image("web");
-    let request = BuildRequest {
-        context: context.path().to_path_buf(),
-        containerfile: "Containerfile".into(),
-        tag: tag.clone(),
-        labels: BTreeMap::from([(labels::CONTEXT_HASH.to_string(), "ctx-1".to_string())]),
-    };
+    let (_context, mut request) = build_context(
+        &mut scope,
+        "CMD [\"cat\", \"/greeting\"]\nCOPY greeting /greeting",
+        &[("greeting", "built by archy\n")],
+    );
+    request
+        .labels
+        .insert(labels::CONTEXT_HASH.to_string(), "ctx-1".to_string());
+    let tag = request.tag.clone();
     let (sink, mut lines) = tokio::sync::mpsc::unbounded_channel();
     rt.build(&request, Some(sink)).await.unwrap();
 
@@ -364,18 +381,7 @@ async fn build_from_a_context_dir_labels_the_image() {
 async fn failing_build_step_is_image_failed() {
     let Some(rt) = engine().await else { return };
     let mut scope = Scope::new(&rt, "badbuild");
-    let context = tempfile::tempdir().unwrap();
-    std::fs::write(
-        context.path().join("Containerfile"),
-        format!("FROM {BASE_IMAGE}\nRUN exit 3\n"),
-    )
-    .unwrap();
-    let request = BuildRequest {
-        context: context.path().to_path_buf(),
-        containerfile: "Containerfile".into(),
-        tag: scope.image("bad"),
-        labels: BTreeMap::new(),
-    };
+    let (_context, request) = build_context(&mut scope, "RUN exit 3", &[]);
     let err = rt.build(&request, None).await.unwrap_err();
     assert!(matches!(err, RuntimeError::ImageFailed { .. }), "{err:?}");
 }
