@@ -133,6 +133,15 @@ async fn run(rt: &PodmanRuntime, spec: &ContainerSpec) {
     rt.start(&spec.name).await.unwrap();
 }
 
+/// The engine, a scope, and a started container of it running `script`.
+async fn running(test: &str, script: &str) -> Option<(PodmanRuntime, Scope, ContainerSpec)> {
+    let rt = engine().await?;
+    let mut scope = Scope::new(&rt, test);
+    let spec = scope.spec("main", script);
+    run(&rt, &spec).await;
+    Some((rt, scope, spec))
+}
+
 fn sh(script: &str) -> Vec<String> {
     vec!["sh".into(), "-c".into(), script.into()]
 }
@@ -196,10 +205,9 @@ async fn lifecycle_create_start_list_stop_remove() {
 
 #[tokio::test]
 async fn stop_waits_the_grace_then_kills_a_pid1_ignoring_sigterm() {
-    let Some(rt) = engine().await else { return };
-    let mut scope = Scope::new(&rt, "grace");
-    let spec = scope.spec("stubborn", STUBBORN);
-    run(&rt, &spec).await;
+    let Some((rt, _scope, spec)) = running("grace", STUBBORN).await else {
+        return;
+    };
 
     let grace = Duration::from_secs(2);
     let began = Instant::now();
@@ -216,10 +224,9 @@ async fn stop_waits_the_grace_then_kills_a_pid1_ignoring_sigterm() {
 
 #[tokio::test]
 async fn removing_a_running_container_needs_force() {
-    let Some(rt) = engine().await else { return };
-    let mut scope = Scope::new(&rt, "rmforce");
-    let spec = scope.spec("web", POLITE);
-    run(&rt, &spec).await;
+    let Some((rt, _scope, spec)) = running("rmforce", POLITE).await else {
+        return;
+    };
 
     let err = rt.remove(&spec.name, false, false).await.unwrap_err();
     assert!(matches!(err, RuntimeError::InvalidState { .. }), "{err:?}");
@@ -274,10 +281,9 @@ async fn create_on_a_missing_network_is_not_found() {
 
 #[tokio::test]
 async fn kill_stops_a_running_container_and_refuses_a_stopped_one() {
-    let Some(rt) = engine().await else { return };
-    let mut scope = Scope::new(&rt, "kill");
-    let spec = scope.spec("stubborn", STUBBORN);
-    run(&rt, &spec).await;
+    let Some((rt, _scope, spec)) = running("kill", STUBBORN).await else {
+        return;
+    };
 
     rt.kill(&spec.name, "SIGKILL").await.unwrap();
     let details = rt.inspect(&spec.name).await.unwrap();
@@ -400,10 +406,9 @@ async fn image_labels_of_a_missing_image_is_not_found() {
 
 #[tokio::test]
 async fn exec_returns_exit_code_and_combined_output() {
-    let Some(rt) = engine().await else { return };
-    let mut scope = Scope::new(&rt, "exec");
-    let spec = scope.spec("web", POLITE);
-    run(&rt, &spec).await;
+    let Some((rt, _scope, spec)) = running("exec", POLITE).await else {
+        return;
+    };
 
     let out = rt
         .exec(&spec.name, &sh("echo out; echo err >&2; exit 4"))
