@@ -504,6 +504,30 @@ async fn events_report_start_and_die_of_managed_containers() {
     assert_eq!(die.app.as_deref(), Some(scope.prefix.as_str()));
 }
 
+#[tokio::test]
+async fn events_after_subscribing_arrive_even_when_polled_late() {
+    let Some(rt) = engine().await else { return };
+    let mut scope = Scope::new(&rt, "lateevents");
+    let spec = scope.spec("brief", "exit 7");
+
+    // Subscribe, let the container live and die, and only then poll: the
+    // subscription replays from the moment `events()` was called.
+    let events = rt.events().await.unwrap();
+    run(&rt, &spec).await;
+    wait_for_state(&rt, &spec.name, RunState::Exited).await;
+
+    let name = spec.name.clone();
+    let mut dies = events
+        .filter_map(|e| futures::future::ready(e.ok().filter(|e| e.container == name)))
+        .filter(|e| futures::future::ready(matches!(e.kind, EngineEventKind::Die { .. })))
+        .boxed();
+    let die = tokio::time::timeout(Duration::from_secs(20), dies.next())
+        .await
+        .expect("the die event is replayed within 20 s")
+        .expect("stream open");
+    assert_eq!(die.kind, EngineEventKind::Die { exit_code: Some(7) });
+}
+
 // ---------------------------------------------------------------- network, volumes
 
 #[tokio::test]

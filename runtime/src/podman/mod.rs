@@ -85,14 +85,14 @@ pub struct PodmanRuntime {
     socket: PathBuf,
     call_deadline: Duration,
     /// Keeps a service Archy started alive as long as any clone is.
-    _service: Option<Arc<PodmanService>>,
+    owned_service: Option<Arc<PodmanService>>,
 }
 
 impl std::fmt::Debug for PodmanRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PodmanRuntime")
             .field("socket", &self.socket)
-            .field("owns_service", &self._service.is_some())
+            .field("owns_service", &self.owned_service.is_some())
             .finish()
     }
 }
@@ -115,7 +115,7 @@ impl PodmanRuntime {
             docker,
             socket,
             call_deadline: CALL_DEADLINE,
-            _service: None,
+            owned_service: None,
         };
         runtime.ping().await?;
         Ok(runtime)
@@ -150,13 +150,13 @@ impl PodmanRuntime {
             .await
             .map_err(|service| OpenError::NoEngine { no_engine, service })?;
         let mut runtime = Self::connect(service.socket()).await?;
-        runtime._service = Some(Arc::new(service));
+        runtime.owned_service = Some(Arc::new(service));
         Ok(runtime)
     }
 
     /// Whether this runtime started (and owns) the engine service.
     pub fn owns_service(&self) -> bool {
-        self._service.is_some()
+        self.owned_service.is_some()
     }
 
     /// The socket this runtime talks to.
