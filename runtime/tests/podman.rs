@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use archy_runtime::podman::PodmanRuntime;
 use archy_runtime::{
     labels, BuildRequest, ContainerRuntime, ContainerSpec, EngineEventKind, Mount, MountSource,
-    RunState, RuntimeError, STOP_DEADLINE_MARGIN,
+    PortBinding, Protocol, RunState, RuntimeError, STOP_DEADLINE_MARGIN,
 };
 use futures::StreamExt;
 
@@ -451,21 +451,35 @@ async fn logs_return_the_last_lines_of_both_streams() {
         .is_not_found());
 }
 
-/// Wait (with a deadline) until a container reaches `state`, via events
-/// would be ideal; its own exit is short, so list until then.
+/// Wait (with a deadline) until a container reaches `state`.
 async fn wait_for_state(
     rt: &PodmanRuntime,
     name: &str,
     state: RunState,
 ) -> archy_runtime::Observed {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let reached = || async { observed(rt, name).await.filter(|o| o.state == state) };
+    eventually(
+        &format!("{name} reaching {state:?}"),
+        Duration::from_secs(20),
+        reached,
+    )
+    .await
+}
+
+/// Poll `probe` every 50 ms until it yields a value; fail after `within`.
+async fn eventually<T, F, Fut>(what: &str, within: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
     let mut poll = tokio::time::interval(Duration::from_millis(50));
     loop {
         poll.tick().await;
-        if let Some(o) = observed(rt, name).await.filter(|o| o.state == state) {
-            return o;
+        if let Some(value) = probe().await {
+            return value;
         }
-        assert!(Instant::now() < deadline, "{name} never reached {state:?}");
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
     }
 }
 
@@ -628,6 +642,52 @@ async fn bind_mounts_and_least_privilege_reach_the_container() {
     );
 }
 
+#[tokio::test]
+async fn published_port_answers_on_the_host_and_user_is_applied() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(rt) = engine().await else { return };
+    let mut scope = Scope::new(&rt, "port");
+    let host_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("index.html"), "hello-archy\n").unwrap();
+    let mut spec = scope.spec("web", "exec httpd -f -p 8080 -h /www");
+    spec.mounts = vec![Mount {
+        source: MountSource::Bind(site.path().to_path_buf()),
+        target: "/www".into(),
+        read_only: true,
+    }];
+    spec.ports = vec![PortBinding {
+        container_port: 8080,
+        host_port,
+        host_ip: "127.0.0.1".into(),
+        protocol: Protocol::Tcp,
+    }];
+    spec.user = Some("1000:1000".into());
+    run(&rt, &spec).await;
+
+    let id = rt.exec(&spec.name, &sh("id -u")).await.unwrap();
+    assert_eq!(id.output.trim(), "1000");
+
+    let fetch = || async {
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", host_port))
+            .await
+            .ok()?;
+        conn.write_all(b"GET / HTTP/1.0\r\n\r\n").await.ok()?;
+        let mut page = String::new();
+        conn.read_to_string(&mut page).await.ok()?;
+        Some(page).filter(|p| p.contains("hello-archy"))
+    };
+    let page = eventually("the published port answers", Duration::from_secs(10), fetch).await;
+    assert!(
+        page.starts_with("HTTP/1.1 200") || page.starts_with("HTTP/1.0 200"),
+        "{page}"
+    );
+}
+
 // ---------------------------------------------------------------- Podman quirks
 
 /// Podman's transient `stopped` state breaks bollard's typed list; crash-loop
@@ -742,14 +802,13 @@ async fn open_starts_and_owns_a_service_when_no_socket_answers() {
 
     let socket = rt.socket().to_path_buf();
     drop(rt);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while ping(&socket, Duration::from_secs(1)).await.is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "service still answers after drop"
-        );
-        tokio::task::yield_now().await;
-    }
+    let gone = || async { ping(&socket, Duration::from_secs(1)).await.err() };
+    eventually(
+        "the service stops after drop",
+        Duration::from_secs(10),
+        gone,
+    )
+    .await;
 }
 
 #[tokio::test]
