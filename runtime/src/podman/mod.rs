@@ -5,6 +5,7 @@
 //! - [`service`]: a `podman system service` Archy owns when none answers.
 //! - `classify`: bollard errors → [`RuntimeError`] (Podman's 500s included).
 //! - `convert`: [`ContainerSpec`] → create body; list/inspect/events → ours.
+//! - `images`: pull/build progress within a deadline; the build tar.
 //! - `rawlist`: list/inspect fallback for Podman's transient `stopped`.
 //!
 //! Every call carries its own deadline (`Docker::with_timeout` on a cheap
@@ -14,6 +15,7 @@
 mod classify;
 mod convert;
 pub mod discovery;
+mod images;
 mod rawlist;
 pub mod service;
 
@@ -34,7 +36,7 @@ use bollard::query_parameters::{
 };
 use bollard::{body_full, Docker, API_DEFAULT_VERSION};
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{StreamExt, TryStreamExt};
 use thiserror::Error;
 
 use crate::{
@@ -43,6 +45,7 @@ use crate::{
 };
 use classify::{classify, classify_create, is_unknown_variant, Call};
 use discovery::NoEngine;
+use images::{drain_progress, tar_context};
 use service::{PodmanService, ServiceError};
 
 /// Deadline of an ordinary call (list, create, start, inspect, …).
@@ -185,53 +188,6 @@ impl PodmanRuntime {
 /// bollard's timeouts are whole seconds and 0 means "instantly": round up.
 fn whole_secs(deadline: Duration) -> u64 {
     deadline.as_secs_f64().ceil().max(1.0) as u64
-}
-
-/// Drain a pull/build stream into the progress sink within `deadline`.
-async fn drain_progress<S, T>(
-    stream: S,
-    call: Call<'_>,
-    progress: &ProgressSink,
-    line: impl Fn(&T) -> Option<String>,
-) -> RuntimeResult<()>
-where
-    S: Stream<Item = Result<T, BollardError>>,
-{
-    let drain = stream.map_err(|e| classify(call, e)).try_for_each(|item| {
-        if let (Some(sink), Some(text)) = (progress, line(&item)) {
-            // A progress reader that went away does not fail the pull.
-            let _ = sink.send(text);
-        }
-        futures::future::ready(Ok(()))
-    });
-    tokio::time::timeout(call.deadline, drain)
-        .await
-        .map_err(|_| classify(call, BollardError::RequestTimeoutError))?
-}
-
-/// The context directory as an in-memory tar, for `/build`.
-async fn tar_context(context: &Path) -> RuntimeResult<Vec<u8>> {
-    let dir = context.to_path_buf();
-    let image_failed = |reason: String| RuntimeError::ImageFailed {
-        image: dir.display().to_string(),
-        reason,
-    };
-    let job = {
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut archive = tar::Builder::new(Vec::new());
-            archive.follow_symlinks(false);
-            archive.append_dir_all(".", &dir)?;
-            archive.into_inner()
-        })
-    };
-    match job.await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(image_failed(format!("cannot tar the build context: {e}"))),
-        Err(e) => Err(image_failed(format!(
-            "tarring the build context failed: {e}"
-        ))),
-    }
 }
 
 #[async_trait]
@@ -554,30 +510,6 @@ mod tests {
         assert_eq!(whole_secs(Duration::from_millis(2500)), 3);
         assert_eq!(whole_secs(Duration::from_secs(2)), 2);
         assert_eq!(whole_secs(Duration::ZERO), 1);
-    }
-
-    #[tokio::test]
-    async fn build_context_is_tarred_with_relative_paths() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("Containerfile"), "FROM scratch\n").unwrap();
-        std::fs::create_dir(dir.path().join("files")).unwrap();
-        std::fs::write(dir.path().join("files/a.txt"), "a").unwrap();
-        let bytes = tar_context(dir.path()).await.unwrap();
-        let mut archive = tar::Archive::new(bytes.as_slice());
-        let names: Vec<String> = archive
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
-            .collect();
-        assert!(
-            names.iter().any(|n| n.ends_with("Containerfile")),
-            "{names:?}"
-        );
-        assert!(
-            names.iter().any(|n| n.ends_with("files/a.txt")),
-            "{names:?}"
-        );
-        assert!(names.iter().all(|n| !n.starts_with('/')), "{names:?}");
     }
 
     #[tokio::test]
