@@ -185,6 +185,13 @@ impl PodmanRuntime {
     }
 }
 
+/// The stop query's `t`: whole seconds, a fractional grace rounded up, zero
+/// allowed (never negative: Podman rejects `t=-1` with 400).
+fn stop_seconds(grace: Duration) -> i32 {
+    let secs = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+    i32::try_from(secs).unwrap_or(i32::MAX)
+}
+
 /// bollard's timeouts are whole seconds and 0 means "instantly": round up.
 fn whole_secs(deadline: Duration) -> u64 {
     deadline.as_secs_f64().ceil().max(1.0) as u64
@@ -316,12 +323,11 @@ impl ContainerRuntime for PodmanRuntime {
     async fn stop(&self, name: &str, grace: Duration) -> RuntimeResult<()> {
         // Podman answers only after SIGKILL and cleanup: the deadline must
         // exceed the grace, or we time out while Podman keeps stopping.
-        let deadline = grace + STOP_DEADLINE_MARGIN;
+        let deadline = grace.saturating_add(STOP_DEADLINE_MARGIN);
         let call = Call::new("stop", "container", name, deadline);
-        // Podman rejects a negative `t`; a fractional grace rounds up.
-        let t = i32::try_from(grace.as_secs() + u64::from(grace.subsec_nanos() > 0))
-            .unwrap_or(i32::MAX);
-        let options = StopContainerOptionsBuilder::default().t(t).build();
+        let options = StopContainerOptionsBuilder::default()
+            .t(stop_seconds(grace))
+            .build();
         self.api(deadline)
             .stop_container(name, Some(options))
             .await
@@ -510,6 +516,14 @@ mod tests {
         assert_eq!(whole_secs(Duration::from_millis(2500)), 3);
         assert_eq!(whole_secs(Duration::from_secs(2)), 2);
         assert_eq!(whole_secs(Duration::ZERO), 1);
+    }
+
+    #[test]
+    fn stop_grace_is_whole_seconds_rounded_up_and_never_negative() {
+        assert_eq!(stop_seconds(Duration::ZERO), 0);
+        assert_eq!(stop_seconds(Duration::from_millis(1500)), 2);
+        assert_eq!(stop_seconds(Duration::from_secs(600)), 600);
+        assert_eq!(stop_seconds(Duration::from_secs(u64::MAX)), i32::MAX);
     }
 
     #[tokio::test]
