@@ -12,10 +12,9 @@ use archy_runtime::mock::Op;
 use archy_runtime::RunState;
 use tokio::time::Instant;
 
-fn died(container: &str, code: i64) -> AppMsg {
+fn died(container: &str) -> AppMsg {
     AppMsg::Died {
         container: container.into(),
-        exit_code: Some(code),
     }
 }
 
@@ -28,7 +27,7 @@ async fn a_crash_loop_restarts_with_doubling_backoff_then_fails() {
     // From now on the process dies as soon as it starts.
     h.mock.exit_on_start("archy-loopy", 1);
     assert!(h.mock.crash("archy-loopy", 1));
-    actor.cast(died("archy-loopy", 1)).unwrap();
+    actor.cast(died("archy-loopy")).unwrap();
 
     let mut restarts: Vec<(Instant, Transition)> = Vec::new();
     loop {
@@ -74,7 +73,7 @@ async fn a_single_crash_is_restarted_after_five_seconds() {
     let actor = h.installed(&m).await;
     let crashed_at = Instant::now();
     h.mock.crash("archy-hiccup", 137);
-    actor.cast(died("archy-hiccup", 137)).unwrap();
+    actor.cast(died("archy-hiccup")).unwrap();
     h.mock.until_called(Op::Start, 2).await;
     assert_eq!(crashed_at.elapsed(), Duration::from_secs(5));
     h.until("hiccup", |s| *s == AppState::Running).await;
@@ -82,6 +81,18 @@ async fn a_single_crash_is_restarted_after_five_seconds() {
         h.mock.container("archy-hiccup").unwrap().state,
         RunState::Running
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_die_event_of_a_running_container_is_not_a_crash() {
+    let h = Harness::new();
+    let m = single(&h, "steady");
+    let actor = h.installed(&m).await;
+    // E.g. the event of the stop inside a restart, delivered after it ended.
+    actor.cast(died("archy-steady")).unwrap();
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(h.mock.calls(Op::Start), 1);
+    assert_eq!(h.state("steady"), Some(AppState::Running));
 }
 
 #[tokio::test(start_paused = true)]
@@ -109,7 +120,7 @@ async fn a_user_stopped_app_is_never_restarted() {
     let m = single(&h, "resting");
     let actor = h.installed(&m).await;
     stop(&actor, "resting").await.unwrap();
-    actor.cast(died("archy-resting", 0)).unwrap();
+    actor.cast(died("archy-resting")).unwrap();
     let observed = archy_runtime::ContainerRuntime::list_managed(&h.mock)
         .await
         .unwrap();
@@ -125,7 +136,7 @@ async fn a_user_stop_cancels_a_pending_crash_restart() {
     let m = single(&h, "pending");
     let actor = h.installed(&m).await;
     h.mock.crash("archy-pending", 1);
-    actor.cast(died("archy-pending", 1)).unwrap();
+    actor.cast(died("archy-pending")).unwrap();
     h.until("pending", |s| *s == AppState::Restarting).await;
     stop(&actor, "pending").await.unwrap();
     tokio::time::sleep(Duration::from_secs(600)).await;
@@ -147,7 +158,7 @@ async fn rest_for_one_restarts_the_crashed_member_and_those_after_it() {
     );
     let actor = h.installed(&m).await;
     h.mock.crash("archy-shop-api", 1);
-    actor.cast(died("archy-shop-api", 1)).unwrap();
+    actor.cast(died("archy-shop-api")).unwrap();
     h.until("shop", |s| *s == AppState::Restarting).await;
     h.until("shop", |s| *s == AppState::Running).await;
     let starts = |name: &str| h.mock.container(name).unwrap().start_count;

@@ -44,8 +44,14 @@ pub enum AppMsg {
     Status(RpcReplyPort<AppStatus>),
     /// The reconciler's view of this app's containers (one list call).
     Observe(Vec<Observed>),
-    /// An engine `die` event for one of this app's containers.
+    /// An engine `die` event for one of this app's containers. Only a hint:
+    /// the actor inspects the container before calling it a crash, because
+    /// the event of its own stop may arrive after that operation ended.
     Died {
+        container: String,
+    },
+    /// From the check a `Died` started: the container is really down.
+    DeathConfirmed {
         container: String,
         exit_code: Option<i64>,
     },
@@ -237,10 +243,11 @@ impl Actor for AppActor {
                 let _ = reply.send(state.status.clone());
             }
             AppMsg::Observe(observed) => state.observe(&observed),
-            AppMsg::Died {
+            AppMsg::Died { container } => state.died(container),
+            AppMsg::DeathConfirmed {
                 container,
                 exit_code,
-            } => state.died(&container, exit_code),
+            } => state.death_confirmed(&container, exit_code),
             AppMsg::HealthChanged { healthy, reason } => state.health_changed(healthy, reason),
             AppMsg::UpdateManifest(manifest) => state.update_manifest(manifest),
             AppMsg::OpProgress { op_id, to, reason } => {
@@ -546,7 +553,28 @@ impl AppActorState {
         }
     }
 
-    fn died(&mut self, container: &str, exit_code: Option<i64>) {
+    /// Check, off the mailbox, whether the container is really down.
+    fn died(&mut self, container: String) {
+        if !self.watching() || !self.member_names().contains(&container) {
+            return;
+        }
+        let runtime = self.env.runtime.clone();
+        let actor = self.myself.clone();
+        tokio::spawn(async move {
+            let exit_code = match runtime.inspect(&container).await {
+                Ok(details) if details.state.is_running() => return,
+                Ok(details) => details.exit_code,
+                Err(e) if e.is_not_found() => None,
+                Err(_) => return, // unknown: the reconciler's list decides
+            };
+            let _ = actor.cast(AppMsg::DeathConfirmed {
+                container,
+                exit_code,
+            });
+        });
+    }
+
+    fn death_confirmed(&mut self, container: &str, exit_code: Option<i64>) {
         if !self.watching() {
             return;
         }
