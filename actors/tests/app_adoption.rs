@@ -10,8 +10,10 @@ use std::time::Duration;
 use app_support::*;
 use archy_actors::app::{AppActor, AppMsg, AppState};
 use archy_actors::store::DesiredApp;
+use archy_actors::supervisor::{Supervisor, SupervisorArgs};
 use archy_runtime::mock::Op;
 use archy_runtime::{ContainerRuntime, RunState};
+use ractor::ActorRef;
 
 /// Mutating engine calls: what adoption must not make for a matching app.
 fn mutations(h: &Harness) -> usize {
@@ -54,6 +56,40 @@ async fn an_actor_killed_mid_operation_readopts_without_touching_the_container()
     assert_eq!(mutations(&h), 0);
     assert_eq!(h.mock.calls(Op::Inspect), 1, "one inspect per member");
     assert_eq!(h.mock.container("archy-phoenix").unwrap().start_count, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_supervised_actor_killed_mid_operation_is_restarted_and_readopts() {
+    let h = Harness::new();
+    let m = single(&h, "supervised");
+    let args = SupervisorArgs {
+        children: vec![AppActor::child_spec(h.args(&m))],
+        ..Default::default()
+    };
+    let (supervisor, _) = Supervisor::start(None, args).await.unwrap();
+    let name = AppActor::name("supervised");
+    let first = ActorRef::<AppMsg>::where_is(name.clone()).unwrap();
+    install(&first, "supervised").await.unwrap();
+    // A start is in its verify window when the actor dies.
+    first.cast(AppMsg::Start { reply: None }).unwrap();
+    let inspected = h.mock.calls(Op::Inspect);
+    h.mock.until_called(Op::Inspect, inspected + 2).await;
+    h.mock.reset_calls();
+    first.kill();
+
+    // The supervisor starts a new actor under the same name; it adopts.
+    let adopted = |s: Option<&archy_actors::status::AppStatus>| {
+        s.is_some_and(|s| s.reason.contains("adopted"))
+    };
+    h.board
+        .wait_for("supervised", adopted, DEADLINE)
+        .await
+        .unwrap();
+    let second = ActorRef::<AppMsg>::where_is(name).unwrap();
+    assert_ne!(first.get_id(), second.get_id());
+    assert_eq!(status(&second).await.state, AppState::Running);
+    assert_eq!(mutations(&h), 0);
+    supervisor.stop(None);
 }
 
 #[tokio::test(start_paused = true)]

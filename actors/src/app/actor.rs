@@ -19,6 +19,7 @@ use super::state::{allowed, AppState, OpKind};
 use super::task::OwnedTask;
 use crate::status::{now_ms, AppStatus, Health, Transition};
 use crate::store::{self, DesiredApp, RestartDecision, StoreError};
+use crate::supervisor::{ChildSpec, Restart};
 
 /// Where an operation's outcome is sent when it finishes.
 pub type Reply = RpcReplyPort<Result<(), AppError>>;
@@ -110,12 +111,22 @@ pub struct AppArgs {
     pub env: AppEnv,
 }
 
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AppActor;
 
 impl AppActor {
     /// The registered name, so a restarted actor is found again.
     pub fn name(app: &str) -> String {
         format!("app:{app}")
+    }
+
+    /// The app as a child of the app supervisor: transient, so an actor
+    /// that fails is restarted (and re-adopts its containers) while one that
+    /// stopped itself after an uninstall is not.
+    pub fn child_spec(args: AppArgs) -> ChildSpec {
+        let name = Self::name(&args.manifest.id);
+        ChildSpec::actor(name.clone(), "app", Some(name), AppActor, args)
+            .restart(Restart::Transient)
     }
 
     pub async fn spawn(args: AppArgs) -> Result<(ActorRef<AppMsg>, JoinHandle<()>), SpawnErr> {
@@ -462,7 +473,7 @@ impl AppActorState {
                     self.uninstalled();
                     answer_all(Ok(()));
                     if self.queue.is_empty() {
-                        self.myself.stop(Some("uninstalled".into()));
+                        self.myself.stop(None); // a normal exit: a transient child is not restarted
                     } else {
                         self.pump();
                     }
