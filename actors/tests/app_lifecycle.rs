@@ -247,3 +247,37 @@ async fn the_actor_stops_itself_after_uninstall() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_transition_is_journalled_and_published_with_its_reason() {
+    let h = Harness::new();
+    let m = single(&h, "told");
+    let mut published = h.board.subscribe();
+    let actor = h.installed(&m).await;
+    stop(&actor, "told").await.unwrap();
+    let journalled: Vec<(String, String)> = h
+        .env
+        .journal
+        .recent(Some("told"), None, 100)
+        .into_iter()
+        .map(|e| (e.to_state, e.reason))
+        .collect();
+    let states: Vec<&str> = journalled.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        states,
+        [
+            "installing (pulling)",
+            "installing (creating)",
+            "installing (starting)",
+            "installing (verifying)",
+            "running",
+            "stopping",
+            "stopped"
+        ]
+    );
+    assert!(journalled.iter().all(|(_, reason)| !reason.is_empty()));
+    for (state, reason) in &journalled {
+        let t = published.recv().await.unwrap();
+        assert_eq!((&t.to, &t.reason), (state, reason));
+    }
+}
