@@ -131,6 +131,23 @@ async fn a_dependency_the_user_stopped_blocks_and_is_not_started() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_blocked_app_starts_once_the_user_starts_its_dependency() {
+    let h = Harness::new();
+    let node = single(&h, "node");
+    let node_actor = h.installed(&node).await;
+    stop(&node_actor, "node").await.unwrap();
+    let explorer = dependent(&h, "explorer", "node");
+    let actor = h.spawn(&explorer).await;
+    install(&actor, "explorer").await.unwrap_err();
+    assert!(matches!(
+        h.state("explorer"),
+        Some(AppState::Blocked { .. })
+    ));
+    start(&node_actor, "node").await.unwrap();
+    h.until("explorer", |s| *s == AppState::Running).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_missing_dependency_blocks_with_its_name() {
     let h = Harness::new();
     let m = dependent(&h, "orphan", "nowhere");

@@ -10,12 +10,13 @@ use std::time::{Duration, SystemTime};
 use archy_apps::Manifest;
 use archy_runtime::Observed;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
 use super::env::AppEnv;
 use super::ops::{Op, OpCtx, OpError, Progress};
 use super::render::container_name;
-use super::state::{allowed, AppState, OpKind};
+use super::state::{allowed, AppState, OpKind, StateKind};
 use super::task::OwnedTask;
 use crate::status::{now_ms, AppStatus, Health, Transition};
 use crate::store::{self, DesiredApp, RestartDecision, StoreError};
@@ -76,6 +77,8 @@ pub enum AppMsg {
     RestartDue {
         timer_id: u64,
     },
+    /// From the dependency watch of a blocked app: a dependency came up.
+    DependencyReady,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -191,6 +194,8 @@ pub struct AppActorState {
     current: Option<InFlight>,
     queue: VecDeque<Queued>,
     timer: Option<RestartTimer>,
+    /// While blocked: waits for a dependency to come up, then retries.
+    dependency_watch: Option<OwnedTask>,
     next_id: u64,
 }
 
@@ -225,6 +230,7 @@ impl Actor for AppActor {
             current: None,
             queue: VecDeque::new(),
             timer: None,
+            dependency_watch: None,
             next_id: 1,
         })
     }
@@ -268,6 +274,7 @@ impl Actor for AppActor {
             }
             AppMsg::OpDone { op_id, result } => state.finish(op_id, result),
             AppMsg::RestartDue { timer_id } => state.restart_due(timer_id),
+            AppMsg::DependencyReady => state.dependency_ready(),
         }
         Ok(())
     }
@@ -421,6 +428,7 @@ impl AppActorState {
     }
 
     fn launch(&mut self, op: Op, waiters: Vec<Reply>) {
+        self.dependency_watch = None;
         let id = self.next_id();
         let ctx = self.ctx();
         let actor = self.myself.clone();
@@ -488,6 +496,7 @@ impl AppActorState {
             }
             Err(OpError::Blocked(reason)) => {
                 self.transition(AppState::blocked(&reason), reason.clone());
+                self.watch_dependencies();
                 answer_all(Err(AppError::Blocked { app, reason }));
             }
             Err(OpError::Failed(reason)) => {
@@ -653,6 +662,47 @@ impl AppActorState {
             });
         }
         self.pump();
+    }
+
+    // ---- blocked on dependencies -------------------------------------------------
+
+    /// Retry a blocked app when one of its dependencies comes up (by the
+    /// user's start: a stopped dependency is never started for it).
+    fn watch_dependencies(&mut self) {
+        let board = self.env.board.clone();
+        let dependencies: Vec<String> = self
+            .manifest
+            .depends_on
+            .iter()
+            .map(|d| d.id.clone())
+            .collect();
+        let actor = self.myself.clone();
+        let running = StateKind::Running.to_string();
+        let mut transitions = board.subscribe();
+        self.dependency_watch = Some(OwnedTask::spawn(async move {
+            loop {
+                match transitions.recv().await {
+                    Ok(t) if t.to == running => {
+                        let is_dependency = board
+                            .get(&t.app)
+                            .is_some_and(|s| dependencies.iter().any(|d| s.answers_to(d)));
+                        if is_dependency {
+                            let _ = actor.cast(AppMsg::DependencyReady);
+                            return;
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                    _ => {} // another app, or lagged: keep watching
+                }
+            }
+        }));
+    }
+
+    fn dependency_ready(&mut self) {
+        let blocked = matches!(self.status.state, AppState::Blocked { .. });
+        if blocked && self.desired.installed && !self.desired.user_stopped {
+            self.enqueue(Op::Start);
+        }
     }
 
     // ---- health and manifest ---------------------------------------------------
