@@ -23,11 +23,14 @@ fn mutations(h: &Harness) -> usize {
         .sum()
 }
 
-/// Spawn the app's actor, install, then kill it (as a panic would) and wait
-/// until it is gone.
-async fn spawn_then_kill(h: &Harness, m: &archy_apps::Manifest) {
+/// Spawn the app's actor, install (and stop, if `user_stop`), then kill it
+/// (as a panic would) and wait until it is gone.
+async fn spawn_then_kill(h: &Harness, m: &archy_apps::Manifest, user_stop: bool) {
     let (actor, handle) = AppActor::spawn(h.args(m)).await.unwrap();
     install(&actor, &m.id).await.unwrap();
+    if user_stop {
+        stop(&actor, &m.id).await.unwrap();
+    }
     actor.kill();
     handle.await.unwrap();
 }
@@ -96,7 +99,7 @@ async fn a_supervised_actor_killed_mid_operation_is_restarted_and_readopts() {
 async fn adoption_recreates_a_container_whose_spec_changed_keeping_data() {
     let h = Harness::new();
     let m = single(&h, "evolve");
-    spawn_then_kill(&h, &m).await;
+    spawn_then_kill(&h, &m, false).await;
     let mut v2 = m.clone();
     v2.container
         .as_mut()
@@ -115,7 +118,7 @@ async fn adoption_recreates_a_container_whose_spec_changed_keeping_data() {
 async fn adoption_recreates_a_missing_container() {
     let h = Harness::new();
     let m = single(&h, "vanished");
-    spawn_then_kill(&h, &m).await;
+    spawn_then_kill(&h, &m, false).await;
     assert!(h.mock.remove_externally("archy-vanished"));
     let _actor = h.respawn(&m).await;
     h.until("vanished", |s| *s == AppState::Running).await;
@@ -126,7 +129,7 @@ async fn adoption_recreates_a_missing_container() {
 async fn adoption_starts_an_exited_container_the_user_wants_running() {
     let h = Harness::new();
     let m = single(&h, "sleepy");
-    spawn_then_kill(&h, &m).await;
+    spawn_then_kill(&h, &m, false).await;
     h.mock.set_state("archy-sleepy", RunState::Exited, Some(0));
     h.mock.reset_calls();
     let _actor = h.respawn(&m).await;
@@ -139,11 +142,7 @@ async fn adoption_starts_an_exited_container_the_user_wants_running() {
 async fn adoption_stops_a_running_container_the_user_had_stopped() {
     let h = Harness::new();
     let m = single(&h, "quiet");
-    let (actor, handle) = AppActor::spawn(h.args(&m)).await.unwrap();
-    install(&actor, "quiet").await.unwrap();
-    stop(&actor, "quiet").await.unwrap();
-    actor.kill();
-    handle.await.unwrap();
+    spawn_then_kill(&h, &m, true).await;
     // Someone started it behind Archy's back.
     h.mock.start("archy-quiet").await.unwrap();
     let _actor = h.respawn(&m).await;
@@ -158,11 +157,7 @@ async fn adoption_stops_a_running_container_the_user_had_stopped() {
 async fn adoption_leaves_a_stopped_app_stopped() {
     let h = Harness::new();
     let m = single(&h, "dormant");
-    let (actor, handle) = AppActor::spawn(h.args(&m)).await.unwrap();
-    install(&actor, "dormant").await.unwrap();
-    stop(&actor, "dormant").await.unwrap();
-    actor.kill();
-    handle.await.unwrap();
+    spawn_then_kill(&h, &m, true).await;
     h.mock.reset_calls();
     let _actor = h.respawn(&m).await;
     h.until("dormant", |s| *s == AppState::Stopped).await;
@@ -173,7 +168,7 @@ async fn adoption_leaves_a_stopped_app_stopped() {
 async fn adoption_finishes_an_uninstall_that_was_accepted() {
     let h = Harness::new();
     let m = single(&h, "halfgone");
-    spawn_then_kill(&h, &m).await;
+    spawn_then_kill(&h, &m, false).await;
     let mut desired: DesiredApp = h.env.desired.load("halfgone").unwrap().unwrap();
     desired.installed = false;
     h.env.desired.save(&desired).unwrap();

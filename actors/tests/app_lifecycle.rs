@@ -9,6 +9,7 @@ use app_support::*;
 use archy_actors::app::{AppError, AppMsg, AppState, OpKind};
 use archy_runtime::mock::Op;
 use archy_runtime::RunState;
+use ractor::ActorRef;
 use tokio::time::Instant;
 
 /// Stop takes exactly the app's grace when its process ignores SIGTERM.
@@ -109,15 +110,25 @@ fn dependent(h: &Harness, app: &str, on: &str) -> archy_apps::Manifest {
     ))
 }
 
+/// Install `dependency` and stop it, then try to install `app` on it.
+async fn install_on_a_stopped_dependency(
+    h: &Harness,
+    dependency: &str,
+    app: &str,
+) -> (ActorRef<AppMsg>, AppError) {
+    let base = single(h, dependency);
+    let base_actor = h.installed(&base).await;
+    stop(&base_actor, dependency).await.unwrap();
+    let actor = h.spawn(&dependent(h, app, dependency)).await;
+    let err = install(&actor, app).await.unwrap_err();
+    assert!(matches!(h.state(app), Some(AppState::Blocked { .. })));
+    (base_actor, err)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_dependency_the_user_stopped_blocks_and_is_not_started() {
     let h = Harness::new();
-    let chain = single(&h, "chain");
-    let chain_actor = h.installed(&chain).await;
-    stop(&chain_actor, "chain").await.unwrap();
-    let wallet = dependent(&h, "wallet", "chain");
-    let actor = h.spawn(&wallet).await;
-    let err = install(&actor, "wallet").await.unwrap_err();
+    let (_, err) = install_on_a_stopped_dependency(&h, "chain", "wallet").await;
     assert_eq!(
         err,
         AppError::Blocked {
@@ -127,22 +138,12 @@ async fn a_dependency_the_user_stopped_blocks_and_is_not_started() {
     );
     assert_eq!(h.mock.container("archy-chain").unwrap().start_count, 1);
     assert_eq!(h.state("chain"), Some(AppState::Stopped));
-    assert!(matches!(h.state("wallet"), Some(AppState::Blocked { .. })));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_blocked_app_starts_once_the_user_starts_its_dependency() {
     let h = Harness::new();
-    let node = single(&h, "node");
-    let node_actor = h.installed(&node).await;
-    stop(&node_actor, "node").await.unwrap();
-    let explorer = dependent(&h, "explorer", "node");
-    let actor = h.spawn(&explorer).await;
-    install(&actor, "explorer").await.unwrap_err();
-    assert!(matches!(
-        h.state("explorer"),
-        Some(AppState::Blocked { .. })
-    ));
+    let (node_actor, _) = install_on_a_stopped_dependency(&h, "node", "explorer").await;
     start(&node_actor, "node").await.unwrap();
     h.until("explorer", |s| *s == AppState::Running).await;
 }
