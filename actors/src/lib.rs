@@ -1,6 +1,9 @@
 //! The supervision tree.
 
 pub mod app;
+pub mod boot;
 pub mod secrets;
 pub mod status;
 pub mod store;
+pub mod supervisor;
+pub mod tree;
