@@ -92,18 +92,29 @@ pub async fn recover_desired(
                 .map(|running| (!running, RebuildSource::Engine))
         };
         let Some((user_stopped, source)) = rebuilt else {
-            tracing::warn!(app, "desired state lost and nothing shows the app installed; leaving it uninstalled");
+            tracing::warn!(
+                app,
+                "desired state lost and nothing shows the app installed; leaving it uninstalled"
+            );
             continue;
         };
         let entry = DesiredApp {
             app_id: app.to_string(),
             installed: true,
             user_stopped,
-            manifest_hash: catalog.get(app).map(|m| m.content_hash()).unwrap_or_default(),
+            manifest_hash: catalog
+                .get(app)
+                .map(|m| m.content_hash())
+                .unwrap_or_default(),
             installed_at: unix_secs(SystemTime::now()),
         };
         desired.save(&entry)?;
-        tracing::warn!(app, ?source, user_stopped, "rebuilt the app's desired state");
+        tracing::warn!(
+            app,
+            ?source,
+            user_stopped,
+            "rebuilt the app's desired state"
+        );
         report.rebuilt.push((app.to_string(), source));
     }
     Ok(report)
@@ -119,15 +130,27 @@ fn running_by_app(observed: &[Observed]) -> BTreeMap<String, bool> {
 }
 
 /// The installed apps, in start order: databases first, then by id.
-pub fn installed_in_tier_order(desired: &DesiredStore, catalog: &Catalog) -> Result<Vec<DesiredApp>, StoreError> {
-    let mut apps: Vec<DesiredApp> = desired.load_all()?.apps.into_iter().filter(|a| a.installed).collect();
+pub fn installed_in_tier_order(
+    desired: &DesiredStore,
+    catalog: &Catalog,
+) -> Result<Vec<DesiredApp>, StoreError> {
+    let mut apps: Vec<DesiredApp> = desired
+        .load_all()?
+        .apps
+        .into_iter()
+        .filter(|a| a.installed)
+        .collect();
     apps.sort_by_key(|a| (catalog.get(&a.app_id).map(|m| m.tier), a.app_id.clone()));
     Ok(apps)
 }
 
 /// Keep `<state>/snapshot.json` close to the board: rewritten after
 /// changes, at most once per `every`. Read back only after an unclean exit.
-pub fn spawn_snapshot_writer(state: StateDir, board: StatusBoard, every: Duration) -> JoinHandle<()> {
+pub fn spawn_snapshot_writer(
+    state: StateDir,
+    board: StatusBoard,
+    every: Duration,
+) -> JoinHandle<()> {
     let mut transitions = board.subscribe();
     tokio::spawn(async move {
         loop {

@@ -99,7 +99,11 @@ pub struct Archy {
 impl Archy {
     /// Boot: take the state dir, recover desired state, start the tree, and
     /// spawn an actor for every installed app (databases first).
-    pub async fn boot(config: TreeConfig, runtime: SharedRuntime, catalog: Catalog) -> Result<Archy, TreeError> {
+    pub async fn boot(
+        config: TreeConfig,
+        runtime: SharedRuntime,
+        catalog: Catalog,
+    ) -> Result<Archy, TreeError> {
         let state = StateDir::open(&config.state_dir)?;
         let (pid_file, kind) = state.acquire_pid_file()?;
         let boot = recover_desired(&state, kind, &runtime, &catalog).await?;
@@ -178,30 +182,31 @@ impl Archy {
         if let Some(actor) = self.app_actor(app) {
             return Ok(actor);
         }
-        let manifest = self.manifest(app).ok_or_else(|| TreeError::UnknownApp { app: app.into() })?;
+        let manifest = self
+            .manifest(app)
+            .ok_or_else(|| TreeError::UnknownApp { app: app.into() })?;
         let spec = app_child_spec(AppArgs {
             manifest,
             env: self.env.clone(),
         });
         let apps = self.apps_supervisor().await?;
-        match call_t!(apps, |reply| SupervisorMsg::StartChild { spec, reply }, SUPERVISOR_CALL_MS) {
+        match call_t!(
+            apps,
+            |reply| SupervisorMsg::StartChild { spec, reply },
+            SUPERVISOR_CALL_MS
+        ) {
             Ok(Ok(cell)) => Ok(cell.into()),
             // Two requests raced to spawn it: use the one that won.
-            Ok(Err(SupervisorError::DuplicateChild { .. })) => {
-                self.app_actor(app).ok_or_else(|| TreeError::Unresponsive(format!("{app}'s actor vanished")))
-            }
+            Ok(Err(SupervisorError::DuplicateChild { .. })) => self
+                .app_actor(app)
+                .ok_or_else(|| TreeError::Unresponsive(format!("{app}'s actor vanished"))),
             Ok(Err(e)) => Err(e.into()),
             Err(e) => Err(TreeError::Unresponsive(e.to_string())),
         }
     }
 
     /// Send a lifecycle request; with `wait`, return when it has finished.
-    pub async fn request(
-        &self,
-        app: &str,
-        op: Request,
-        wait: bool,
-    ) -> Result<(), TreeError> {
+    pub async fn request(&self, app: &str, op: Request, wait: bool) -> Result<(), TreeError> {
         let actor = match op {
             Request::Install => self.app_actor_or_spawn(app).await?,
             _ => self
@@ -220,7 +225,10 @@ impl Archy {
         } else {
             actor
                 .cast(message(None))
-                .map_err(|e| AppError::Unreachable { app: app.into(), reason: e.to_string() })?;
+                .map_err(|e| AppError::Unreachable {
+                    app: app.into(),
+                    reason: e.to_string(),
+                })?;
         }
         Ok(())
     }
@@ -228,7 +236,11 @@ impl Archy {
     /// Wait until the tree ends: `Clean` after [`Archy::shutdown`], or
     /// `Escalated` when the root gave up.
     pub async fn wait(&self) -> Exit {
-        let task = self.root_task.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let task = self
+            .root_task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(task) = task {
             let _ = task.await;
         }
@@ -239,18 +251,49 @@ impl Archy {
         }
     }
 
+    /// End everything at once, as `kill -9` would: no ordered stop, no final
+    /// snapshot, the pid file left behind (the next boot is unclean). For
+    /// crash-recovery tests and the chaos suite.
+    pub async fn abort(&self) {
+        self.snapshot_task.abort();
+        self.root.kill();
+        let task = self
+            .root_task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        // Forget the pid file without removing it, as a killed process would.
+        let pid_file = self
+            .pid_file
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        std::mem::forget(pid_file);
+    }
+
     /// Stop the tree in reverse start order. Containers keep running: the
     /// next boot adopts them. Releases the pid file, so the next boot is
     /// clean.
     pub async fn shutdown(&self) {
-        self.shutting_down.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.root.stop(Some("shutdown".into()));
         self.wait().await;
         self.snapshot_task.abort();
-        if let Err(e) = self.state.save_snapshot(&crate::boot::snapshot_of(&self.env.board)) {
+        if let Err(e) = self
+            .state
+            .save_snapshot(&crate::boot::snapshot_of(&self.env.board))
+        {
             tracing::warn!(error = %e, "could not write the final snapshot");
         }
-        let pid_file = self.pid_file.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let pid_file = self
+            .pid_file
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(pid_file) = pid_file {
             if let Err(e) = pid_file.release() {
                 tracing::warn!(error = %e, "could not remove the pid file; the next boot will look unclean");
@@ -271,9 +314,16 @@ pub enum Request {
 
 const APPS: &str = "apps";
 
+/// How long a restarting app actor waits for its killed predecessor.
+const PREVIOUS_INCARNATION_WAIT: Duration = Duration::from_secs(5);
+
 /// The apps supervisor: on every (re)start it spawns an actor per installed
 /// app, databases first.
-fn apps_supervisor_spec(env: AppEnv, catalog: Arc<RwLock<Catalog>>, intensity: Intensity) -> ChildSpec {
+fn apps_supervisor_spec(
+    env: AppEnv,
+    catalog: Arc<RwLock<Catalog>>,
+    intensity: Intensity,
+) -> ChildSpec {
     ChildSpec::new(APPS, "supervisor", move |parent: ActorCell| {
         let env = env.clone();
         let catalog = catalog.clone();
@@ -322,6 +372,11 @@ pub fn app_child_spec(args: AppArgs) -> ChildSpec {
     ChildSpec::new(id, "app", move |parent: ActorCell| {
         let args = args.clone();
         async move {
+            // When a supervisor is killed, its children die asynchronously;
+            // a fresh incarnation must not race the old one for its name.
+            if let Some(previous) = ractor::registry::where_is(AppActor::name(&args.manifest.id)) {
+                let _ = previous.wait(Some(PREVIOUS_INCARNATION_WAIT)).await;
+            }
             let (actor, _) = AppActor::spawn_linked(args, parent).await?;
             Ok(actor.get_cell())
         }
