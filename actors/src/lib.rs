@@ -5,3 +5,4 @@ pub mod registry;
 pub mod secrets;
 pub mod status;
 pub mod store;
+pub mod supervisor;
