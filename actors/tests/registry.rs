@@ -10,6 +10,7 @@ use archy_actors::registry::{
     RegistryMsg, SignedCatalogConfig, SigningKey,
 };
 use archy_actors::status::{AppStatus, StatusBoard};
+use archy_actors::supervisor::{Supervisor, SupervisorArgs};
 use ractor::{call, Actor, ActorProcessingErr, ActorRef};
 use tempfile::TempDir;
 use tokio::sync::{broadcast, mpsc};
@@ -77,9 +78,16 @@ fn config(dirs: &[&Path], signed: Option<PathBuf>) -> RegistryConfig {
 }
 
 /// Unnamed, so tests running side by side do not clash on `registry`.
+/// Returns once the first load is done (queries wait for it), so the
+/// files may be edited from then on.
+async fn start(args: RegistryArgs) -> ActorRef<RegistryMsg> {
+    let (registry, _) = Actor::spawn(None, Registry, args).await.unwrap();
+    call!(registry, RegistryMsg::List).unwrap();
+    registry
+}
+
 async fn spawn(config: RegistryConfig, board: &StatusBoard) -> ActorRef<RegistryMsg> {
-    let args = RegistryArgs::new(config, board.clone());
-    Actor::spawn(None, Registry, args).await.unwrap().0
+    start(RegistryArgs::new(config, board.clone())).await
 }
 
 async fn ids(registry: &ActorRef<RegistryMsg>) -> Vec<String> {
@@ -374,7 +382,7 @@ async fn removed_manifest_leaves_the_installed_app_as_an_orphan() {
     let board = StatusBoard::new();
     installed(&board, "reg-orphan");
     let args = RegistryArgs::new(config(&[disk.path()], None), board.clone());
-    let (registry, _) = Actor::spawn(None, Registry, args.clone()).await.unwrap();
+    let registry = start(args.clone()).await;
     let mut events = args.subscribe();
     let (app, mut app_seen) = fake_app("reg-orphan").await;
     assert!(call!(registry, RegistryMsg::Orphans).unwrap().is_empty());
@@ -399,7 +407,7 @@ async fn invalid_manifest_is_reported_and_its_last_good_version_kept() {
     write_app(disk.path(), "fragile", "1");
     write_app(disk.path(), "steady", "1");
     let args = RegistryArgs::new(config(&[disk.path()], None), StatusBoard::new());
-    let (registry, _) = Actor::spawn(None, Registry, args.clone()).await.unwrap();
+    let registry = start(args.clone()).await;
     let mut events = args.subscribe();
 
     write_raw(disk.path(), "fragile", "id: fragile\nname: [broken\n");
@@ -443,7 +451,7 @@ async fn poll_picks_up_a_change_without_a_reload() {
     let mut config = config(&[disk.path()], None);
     config.poll_every = Some(Duration::from_secs(3));
     let args = RegistryArgs::new(config, StatusBoard::new());
-    let (registry, _) = Actor::spawn(None, Registry, args.clone()).await.unwrap();
+    let registry = start(args.clone()).await;
     let mut events = args.subscribe();
     let started = tokio::time::Instant::now();
 
@@ -465,9 +473,41 @@ async fn first_load_is_announced_to_early_subscribers() {
     write_app(disk.path(), "early", "1");
     let args = RegistryArgs::new(config(&[disk.path()], None), StatusBoard::new());
     let mut events = args.subscribe();
-    Actor::spawn(None, Registry, args).await.unwrap();
+    start(args).await;
     let RegistryEvent::Changed(manifest) = next_event(&mut events).await else {
         panic!("expected Changed");
     };
     assert_eq!(manifest.id, "early");
+}
+
+#[tokio::test]
+async fn killed_registry_is_restarted_reloads_and_keeps_its_subscribers() {
+    let disk = TempDir::new().unwrap();
+    write_app(disk.path(), "survivor", "1");
+    let args = RegistryArgs::new(config(&[disk.path()], None), StatusBoard::new());
+    let mut events = args.subscribe();
+    let children = vec![Registry::child_spec(args)];
+    let (supervisor, _) = Supervisor::start(
+        None,
+        SupervisorArgs {
+            children,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(next_event(&mut events).await, RegistryEvent::Changed(m) if m.id == "survivor")
+    );
+
+    let first = ActorRef::<RegistryMsg>::where_is(Registry::NAME).unwrap();
+    first.kill();
+    assert!(
+        matches!(next_event(&mut events).await, RegistryEvent::Changed(m) if m.id == "survivor"),
+        "the restarted registry announces its first load on the same channel"
+    );
+    let second = ActorRef::<RegistryMsg>::where_is(Registry::NAME).unwrap();
+    assert_ne!(first.get_id(), second.get_id());
+    assert_eq!(version_of(&second, "survivor").await.as_deref(), Some("1"));
+    supervisor.stop(None);
 }

@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use archy_apps::Manifest;
-use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::broadcast;
-use tokio::task::JoinHandle;
 
 use super::diff::{apply, RegistryEvent, ReloadReport};
 use super::load::{fingerprint, load, Fingerprint, LoadError};
 use super::RegistryConfig;
 use crate::app::{AppActor, AppMsg, StateKind};
 use crate::status::StatusBoard;
+use crate::supervisor::ChildSpec;
 
 /// How many events a slow subscriber may fall behind before it lags.
 const EVENT_BUFFER: usize = 256;
@@ -66,22 +66,17 @@ pub struct RegistryState {
     fingerprint: Fingerprint,
 }
 
+#[derive(Clone, Copy)]
 pub struct Registry;
 
 impl Registry {
+    /// The registered name, so a restarted registry is found again.
     pub const NAME: &'static str = "registry";
 
-    pub async fn spawn(
-        args: RegistryArgs,
-    ) -> Result<(ActorRef<RegistryMsg>, JoinHandle<()>), SpawnErr> {
-        Actor::spawn(Some(Self::NAME.to_string()), Registry, args).await
-    }
-
-    pub async fn spawn_linked(
-        args: RegistryArgs,
-        supervisor: ActorCell,
-    ) -> Result<(ActorRef<RegistryMsg>, JoinHandle<()>), SpawnErr> {
-        Actor::spawn_linked(Some(Self::NAME.to_string()), Registry, args, supervisor).await
+    /// The registry as a permanent, named child of a supervisor.
+    pub fn child_spec(args: RegistryArgs) -> ChildSpec {
+        let name = Some(Self::NAME.to_string());
+        ChildSpec::actor(Self::NAME, "registry", name, Registry, args)
     }
 }
 
@@ -90,21 +85,19 @@ impl Actor for Registry {
     type State = RegistryState;
     type Arguments = RegistryArgs;
 
+    /// Cheap: a supervisor waits for its children's `pre_start`. The first
+    /// load runs in `post_start`, before any query is answered.
     async fn pre_start(
         &self,
         _myself: ActorRef<RegistryMsg>,
         args: RegistryArgs,
     ) -> Result<RegistryState, ActorProcessingErr> {
-        let mut state = RegistryState {
+        Ok(RegistryState {
             args,
             apps: BTreeMap::new(),
             errors: Vec::new(),
             fingerprint: Fingerprint::default(),
-        };
-        // Everything counts as added: after a registry restart, running app
-        // actors get their manifest again (a no-op when it did not change).
-        state.reload();
-        Ok(state)
+        })
     }
 
     async fn post_start(
@@ -112,6 +105,9 @@ impl Actor for Registry {
         myself: ActorRef<RegistryMsg>,
         state: &mut RegistryState,
     ) -> Result<(), ActorProcessingErr> {
+        // Everything counts as added: after a registry restart, running app
+        // actors get their manifest again (a no-op when it did not change).
+        state.reload();
         state.arm_poll(&myself);
         Ok(())
     }
