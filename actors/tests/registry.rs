@@ -212,82 +212,91 @@ async fn id_defined_in_two_dirs_is_refused_the_second_time() {
     );
 }
 
-#[tokio::test]
-async fn catalog_with_bad_signature_is_rejected_whole_and_disk_apps_stay() {
+/// Disk holds `shared` v1 and `local`; the signed catalog `shared` v2 and
+/// `extra`, signed by `signer` (`None`: no `.sig`).
+struct DiskAndSigned {
+    registry: ActorRef<RegistryMsg>,
+    file: PathBuf,
+    _dirs: (TempDir, TempDir),
+}
+
+async fn disk_and_signed(signer: Option<&SigningKey>) -> DiskAndSigned {
     let (disk, signed) = (TempDir::new().unwrap(), TempDir::new().unwrap());
     write_app(disk.path(), "shared", "1");
-    let other = SigningKey::from_bytes(&[2; 32]);
-    let file = write_signed(
-        signed.path(),
-        &[("shared", "2"), ("extra", "1")],
-        Some(&other),
-    );
-    let registry = spawn(
-        config(&[disk.path()], Some(file.clone())),
-        &StatusBoard::new(),
-    )
-    .await;
-    assert_eq!(ids(&registry).await, ["shared"]);
-    assert_eq!(version_of(&registry, "shared").await.as_deref(), Some("1"));
-    let errors = errors(&registry).await;
+    write_app(disk.path(), "local", "1");
+    let file = write_signed(signed.path(), &[("shared", "2"), ("extra", "1")], signer);
+    let config = config(&[disk.path()], Some(file.clone()));
+    let registry = spawn(config, &StatusBoard::new()).await;
+    DiskAndSigned {
+        registry,
+        file,
+        _dirs: (disk, signed),
+    }
+}
+
+/// The signed catalog was rejected whole: only the disk apps, one error.
+async fn only_disk_apps(registry: &ActorRef<RegistryMsg>) -> String {
+    assert_eq!(ids(registry).await, ["local", "shared"]);
+    assert_eq!(version_of(registry, "shared").await.as_deref(), Some("1"));
+    let mut errors = errors(registry).await;
     assert_eq!(errors.len(), 1, "{errors:?}");
+    errors.remove(0)
+}
+
+#[tokio::test]
+async fn catalog_with_bad_signature_is_rejected_whole_and_disk_apps_stay() {
+    let other = SigningKey::from_bytes(&[2; 32]);
+    let setup = disk_and_signed(Some(&other)).await;
+    let error = only_disk_apps(&setup.registry).await;
     assert!(
-        errors[0].starts_with(&file.display().to_string()),
-        "{errors:?}"
+        error.starts_with(&setup.file.display().to_string()),
+        "{error}"
     );
     assert!(
-        errors[0].contains("rejected whole") && errors[0].contains("does not match"),
-        "{errors:?}"
+        error.contains("rejected whole") && error.contains("does not match"),
+        "{error}"
     );
 }
 
 #[tokio::test]
-async fn catalog_edited_after_signing_is_rejected_whole() {
-    let (disk, signed) = (TempDir::new().unwrap(), TempDir::new().unwrap());
-    let file = write_signed(signed.path(), &[("extra", "1")], Some(&key()));
-    let tampered = std::fs::read_to_string(&file)
+async fn catalog_edited_after_signing_is_rejected_and_its_verified_apps_kept() {
+    let setup = disk_and_signed(Some(&key())).await;
+    let tampered = std::fs::read_to_string(&setup.file)
         .unwrap()
-        .replace("\"1\"", "\"9\"");
-    std::fs::write(&file, tampered).unwrap();
-    let registry = spawn(config(&[disk.path()], Some(file)), &StatusBoard::new()).await;
-    assert!(ids(&registry).await.is_empty());
-    assert!(errors(&registry).await[0].contains("does not match"));
+        .replace("\"2\"", "\"9\"");
+    std::fs::write(&setup.file, tampered).unwrap();
+    let report = reload(&setup.registry).await;
+    assert!(report.errors[0].contains("does not match"), "{report:?}");
+    assert!(
+        report.changed.is_empty() && report.removed.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(
+        version_of(&setup.registry, "shared").await.as_deref(),
+        Some("2")
+    );
 }
 
 #[tokio::test]
 async fn catalog_without_signature_is_rejected_whole() {
-    let (disk, signed) = (TempDir::new().unwrap(), TempDir::new().unwrap());
-    write_app(disk.path(), "shared", "1");
-    let file = write_signed(signed.path(), &[("shared", "2"), ("extra", "1")], None);
-    let registry = spawn(
-        config(&[disk.path()], Some(file.clone())),
-        &StatusBoard::new(),
-    )
-    .await;
-    assert_eq!(ids(&registry).await, ["shared"]);
-    assert_eq!(version_of(&registry, "shared").await.as_deref(), Some("1"));
-    let errors = errors(&registry).await;
-    let sig = signature_path(&file).display().to_string();
+    let setup = disk_and_signed(None).await;
+    let error = only_disk_apps(&setup.registry).await;
+    let sig = signature_path(&setup.file).display().to_string();
     assert!(
-        errors[0].contains("rejected whole") && errors[0].contains(&sig),
-        "{errors:?}"
+        error.contains("rejected whole") && error.contains(&sig),
+        "{error}"
     );
 }
 
 #[tokio::test]
 async fn signed_catalog_wins_over_disk_for_the_same_id() {
-    let (disk, signed) = (TempDir::new().unwrap(), TempDir::new().unwrap());
-    write_app(disk.path(), "shared", "1");
-    write_app(disk.path(), "local", "1");
-    let file = write_signed(
-        signed.path(),
-        &[("shared", "2"), ("extra", "1")],
-        Some(&key()),
+    let setup = disk_and_signed(Some(&key())).await;
+    assert_eq!(errors(&setup.registry).await, Vec::<String>::new());
+    assert_eq!(ids(&setup.registry).await, ["extra", "local", "shared"]);
+    assert_eq!(
+        version_of(&setup.registry, "shared").await.as_deref(),
+        Some("2")
     );
-    let registry = spawn(config(&[disk.path()], Some(file)), &StatusBoard::new()).await;
-    assert_eq!(errors(&registry).await, Vec::<String>::new());
-    assert_eq!(ids(&registry).await, ["extra", "local", "shared"]);
-    assert_eq!(version_of(&registry, "shared").await.as_deref(), Some("2"));
 }
 
 #[tokio::test]
@@ -317,21 +326,6 @@ async fn signed_manifest_with_a_build_is_refused_and_its_neighbours_kept() {
         errors[0].starts_with(&entry) && errors[0].contains("container.build"),
         "{errors:?}"
     );
-}
-
-#[tokio::test]
-async fn signed_apps_keep_their_last_good_version_when_the_signature_goes_bad() {
-    let signed = TempDir::new().unwrap();
-    let file = write_signed(signed.path(), &[("extra", "1")], Some(&key()));
-    let registry = spawn(config(&[], Some(file.clone())), &StatusBoard::new()).await;
-    write_signed(signed.path(), &[("extra", "2")], None);
-    let report = reload(&registry).await;
-    assert!(
-        report.removed.is_empty() && report.changed.is_empty(),
-        "{report:?}"
-    );
-    assert_eq!(report.errors.len(), 1, "{report:?}");
-    assert_eq!(version_of(&registry, "extra").await.as_deref(), Some("1"));
 }
 
 #[tokio::test]
