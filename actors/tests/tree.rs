@@ -12,7 +12,6 @@ use archy_actors::boot::RebuildSource;
 use archy_actors::store::{BootKind, StateDir};
 use archy_actors::supervisor::{Intensity, SupervisorMsg};
 use archy_actors::tree::{Archy, Exit, Request, TreeConfig};
-use archy_apps::{Catalog, Manifest};
 use archy_runtime::mock::{MockRuntime, Op};
 use archy_runtime::{RunState, SharedRuntime};
 use ractor::call_t;
@@ -20,19 +19,16 @@ use std::sync::Arc;
 
 const DEADLINE: Duration = Duration::from_secs(600);
 
-fn manifest(id: &str) -> Manifest {
-    let yaml = format!(
-        "id: {id}\nname: {id}\nversion: '1'\ndescription: test app\ncontainer:\n  image: localhost/{id}:1\n"
-    );
-    Manifest::from_yaml_str(&yaml, Path::new(&format!("/virtual/{id}/manifest.yml"))).unwrap()
-}
-
-fn catalog(ids: &[&str]) -> Catalog {
-    let mut catalog = Catalog::default();
+/// `<dir>/catalog/<id>/manifest.yml` for each id; the state lives beside it.
+fn write_catalog(dir: &Path, ids: &[&str]) {
     for id in ids {
-        catalog.insert(manifest(id)).unwrap();
+        let app = dir.join("catalog").join(id);
+        std::fs::create_dir_all(&app).unwrap();
+        let yaml = format!(
+            "id: {id}\nname: {id}\nversion: '1'\ndescription: test app\ncontainer:\n  image: localhost/{id}:1\n"
+        );
+        std::fs::write(app.join("manifest.yml"), yaml).unwrap();
     }
-    catalog
 }
 
 fn engine(ids: &[&str]) -> MockRuntime {
@@ -46,14 +42,15 @@ fn engine(ids: &[&str]) -> MockRuntime {
 fn config(dir: &Path) -> TreeConfig {
     let mut config = TreeConfig::new(dir);
     config.snapshot_every = Duration::from_millis(10);
+    config.registry.dirs = vec![dir.join("catalog")];
+    config.registry.poll_every = None;
     config
 }
 
 async fn boot(dir: &Path, mock: &MockRuntime, ids: &[&str]) -> Archy {
+    write_catalog(dir, ids);
     let runtime: SharedRuntime = Arc::new(mock.clone());
-    Archy::boot(config(dir), runtime, catalog(ids))
-        .await
-        .unwrap()
+    Archy::boot(config(dir), runtime).await.unwrap()
 }
 
 async fn until_state(archy: &Archy, app: &str, want: AppState) {
@@ -364,7 +361,7 @@ async fn root_that_exceeds_its_restart_budget_ends_the_tree_as_escalated() {
         period: Duration::from_secs(60),
     };
     let runtime: SharedRuntime = Arc::new(engine(&[]));
-    let archy = Archy::boot(config, runtime, catalog(&[])).await.unwrap();
+    let archy = Archy::boot(config, runtime).await.unwrap();
     for _ in 0..2 {
         let apps = loop {
             if let Ok(apps) = archy.apps_supervisor().await {
