@@ -5,7 +5,9 @@
 //! Probes that fall due at the same instant run concurrently as one round;
 //! a round's unhealthy verdicts are reported tier by tier (database,
 //! backend, app, ui), each acknowledged on the board before the next, so
-//! databases restart before the apps that use them.
+//! databases restart before the apps that use them. A round's results are
+//! delivered together, so a slow probe (at most its timeout) delays the
+//! verdicts of the others due with it, never their next probes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use super::probe::{ProbeOutcome, Prober};
 use super::targets::{checks_of, CheckSpec};
 use crate::app::task::OwnedTask;
 use crate::app::{AppActor, AppMsg, AppState};
-use crate::status::{Health, StatusBoard};
+use crate::status::{AppStatus, Health, StatusBoard};
 
 /// How long one app actor may take to show an unhealthy verdict on the
 /// board before the next tier is told anyway.
@@ -411,7 +413,7 @@ impl HealthState {
             if actor.cast(message).is_err() || change.healthy {
                 continue;
             }
-            let acted = |s: Option<&crate::status::AppStatus>| {
+            let acted = |s: Option<&AppStatus>| {
                 s.is_none_or(|s| s.health == Health::Unhealthy && s.state != AppState::Running)
             };
             if self

@@ -160,3 +160,71 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+    use std::sync::Mutex;
+
+    /// Remembers which counters were registered, as `name{k=v,...}`.
+    #[derive(Default)]
+    struct Registered(Mutex<Vec<String>>);
+
+    impl Recorder for Registered {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let name = format!("{}{{{}}}", key.name(), labels.join(","));
+            self.0.lock().unwrap().push(name);
+            Counter::noop()
+        }
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn every_probe_is_counted_by_kind_and_result() {
+        let recorder = Registered::default();
+        metrics::with_local_recorder(&recorder, || {
+            count(ProbeKind::Http, &ProbeOutcome::Success);
+            count(ProbeKind::Tcp, &ProbeOutcome::Failure("refused".into()));
+            count(
+                ProbeKind::Exec,
+                &ProbeOutcome::TimedOut(Duration::from_secs(5)),
+            );
+        });
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            [
+                "archy_health_probe_total{kind=http,result=success}",
+                "archy_health_probe_total{kind=tcp,result=failure}",
+                "archy_health_probe_total{kind=exec,result=timeout}",
+            ]
+        );
+    }
+
+    #[test]
+    fn targets_name_themselves_as_reasons_quote_them() {
+        let exec = ProbeTarget::Exec {
+            container: "archy-db".into(),
+            cmd: vec!["pg_isready".into(), "-q".into()],
+        };
+        assert_eq!(exec.to_string(), "exec `pg_isready -q` in archy-db");
+        let tcp = ProbeTarget::Tcp {
+            addr: ([127, 0, 0, 1], 5432).into(),
+        };
+        assert_eq!(tcp.to_string(), "tcp connect 127.0.0.1:5432");
+    }
+}
