@@ -7,7 +7,8 @@
 //! backend, app, ui), each acknowledged on the board before the next, so
 //! databases restart before the apps that use them. A round's results are
 //! delivered together, so a slow probe (at most its timeout) delays the
-//! verdicts of the others due with it, never their next probes.
+//! verdicts and next probes of the others due at the same instant; checks
+//! due at other instants are not held back.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
