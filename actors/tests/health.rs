@@ -83,6 +83,17 @@ impl Harness {
             .unwrap()
     }
 
+    /// Start probing `app` and wait until it is restarted for being
+    /// unhealthy; returns its status then and the time that took.
+    async fn until_restarting(&self, app: &Manifest) -> (AppStatus, Duration) {
+        self.health(&[app]).await;
+        let t0 = Instant::now();
+        let status = self
+            .until(&app.id, |s| s.state == AppState::Restarting)
+            .await;
+        (status, t0.elapsed())
+    }
+
     fn state(&self, app: &str) -> AppState {
         self.board.get(app).unwrap().state
     }
@@ -149,11 +160,9 @@ async fn test_health_monitor_start_period() {
     let app = exec_app("grace", "app", 1, 10, 5);
     h.installed(&app).await;
     h.exec_answers("grace", 1, "");
-    h.health(&[&app]).await;
-    let t0 = Instant::now();
-    h.until("grace", |s| s.state == AppState::Restarting).await;
+    let (_, took) = h.until_restarting(&app).await;
     // Probes at 1..9 s failed inside the start period; the one at 10 s counts.
-    assert_eq!(t0.elapsed(), secs(10));
+    assert_eq!(took, secs(10));
     assert_eq!(h.mock.calls(Op::Exec), 10);
 }
 
@@ -163,10 +172,7 @@ async fn test_health_monitor_exec_exit_code() {
     let app = exec_app("execcode", "app", 2, 0, 5);
     h.installed(&app).await;
     h.exec_answers("execcode", 3, "starting\nnot ready");
-    h.health(&[&app]).await;
-    let status = h
-        .until("execcode", |s| s.state == AppState::Restarting)
-        .await;
+    let (status, _) = h.until_restarting(&app).await;
     assert!(
         status.reason.starts_with(
             "execcode: exec `check ready` in archy-execcode → exit code 3: starting / not ready \
@@ -183,13 +189,9 @@ async fn test_health_monitor_timeout_counts_as_failure() {
     let app = exec_app("slowprobe", "app", 2, 0, 2);
     h.installed(&app).await;
     h.mock.hold(Op::Exec);
-    h.health(&[&app]).await;
-    let t0 = Instant::now();
-    let status = h
-        .until("slowprobe", |s| s.state == AppState::Restarting)
-        .await;
+    let (status, took) = h.until_restarting(&app).await;
     // Probe at 1 s times out at 3 s; probe at 4 s times out at 6 s.
-    assert_eq!(t0.elapsed(), secs(6));
+    assert_eq!(took, secs(6));
     assert!(
         status
             .reason
