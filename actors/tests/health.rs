@@ -65,12 +65,14 @@ impl Harness {
         actor
     }
 
-    /// The Health actor, unnamed so tests in this binary do not collide.
+    /// The Health actor for these apps, unnamed so tests in this binary
+    /// do not collide.
     async fn health(&self, apps: &[&Manifest]) -> ActorRef<HealthMsg> {
+        let apps: Vec<Arc<Manifest>> = apps.iter().map(|m| Arc::new((*m).clone())).collect();
         let args = HealthArgs {
             runtime: Arc::new(self.mock.clone()),
             board: self.board.clone(),
-            apps: apps.iter().map(|m| Arc::new((*m).clone())).collect(),
+            manifests: Arc::new(move |id: &str| apps.iter().find(|m| m.id == id).cloned()),
         };
         Actor::spawn(None, HealthActor, args).await.unwrap().0
     }
@@ -205,10 +207,7 @@ async fn test_health_monitor_timeout_counts_as_failure() {
 async fn test_health_monitor_waits_for_running() {
     let h = Harness::new();
     let app = exec_app("notyet", "app", 1, 0, 5);
-    let health = h.health(&[]).await;
-    health
-        .cast(HealthMsg::Watch(Arc::new(app.clone())))
-        .unwrap();
+    h.health(&[&app]).await;
     h.installed(&app).await; // 5 s verify window: not probed meanwhile
     assert_eq!(h.mock.calls(Op::Exec), 0);
     tokio::time::sleep(secs(1) + Duration::from_millis(1)).await;

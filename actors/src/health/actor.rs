@@ -10,7 +10,7 @@
 //! verdicts and next probes of the others due at the same instant; checks
 //! due at other instants are not held back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,22 +33,24 @@ use crate::status::{AppStatus, Health, StatusBoard};
 /// board before the next tier is told anyway.
 const ACK_DEADLINE: Duration = Duration::from_secs(2);
 
+/// Finds an app's current manifest by id (the registry's view). Called when
+/// the app comes up, so a new manifest's checks apply from its next start.
+pub type ManifestLookup = Arc<dyn Fn(&str) -> Option<Arc<Manifest>> + Send + Sync>;
+
+/// Everything the actor needs; the same on every restart, since what to
+/// probe is re-read from the board and the lookup.
 #[derive(Clone)]
 pub struct HealthArgs {
     pub runtime: SharedRuntime,
     pub board: StatusBoard,
-    /// The installed apps' manifests at start; more come with `Watch`.
-    pub apps: Vec<Arc<Manifest>>,
+    pub manifests: ManifestLookup,
 }
 
 pub enum HealthMsg {
-    /// Add or replace an app's manifest (install, update).
-    Watch(Arc<Manifest>),
-    /// The app was uninstalled.
-    Forget(String),
     /// The app's status changed on the board: start or stop probing it.
     Sync(String),
-    /// The board's transitions were missed: look at every app again.
+    /// Transitions were missed (or the actor just started): look at every
+    /// app on the board again.
     SyncAll,
     /// The earliest probe is due.
     Tick,
@@ -83,17 +85,12 @@ impl HealthActor {
     }
 }
 
-/// An app with health checks.
-struct Watched {
+/// An app being probed: one stretch of it being up. Checks start afresh
+/// (start period included) at every start or restart.
+struct Probing {
     tier: Tier,
     specs: Vec<CheckSpec>,
-    /// Present while the app is up and probed.
-    run: Option<Run>,
-}
-
-/// One stretch of an app being up: checks start afresh (start period
-/// included) at every start or restart.
-struct Run {
+    /// Tells this run's results from a previous run's late ones.
     generation: u64,
     members: Vec<MemberCheck>,
     /// The app-level verdict last reported: None until the first.
@@ -111,8 +108,11 @@ struct MemberCheck {
 pub struct HealthState {
     myself: ActorRef<HealthMsg>,
     board: StatusBoard,
+    manifests: ManifestLookup,
     prober: Prober,
-    apps: BTreeMap<String, Watched>,
+    apps: BTreeMap<String, Probing>,
+    /// Manifest problems already logged, so a restart loop logs each once.
+    warned: BTreeSet<String>,
     rounds: BTreeMap<u64, OwnedTask>,
     timer: Option<OwnedTask>,
     next_id: u64,
@@ -133,16 +133,16 @@ impl Actor for HealthActor {
         let mut state = HealthState {
             myself,
             board: args.board,
+            manifests: args.manifests,
             prober: Prober::new(args.runtime),
             apps: BTreeMap::new(),
+            warned: BTreeSet::new(),
             rounds: BTreeMap::new(),
             timer: None,
             next_id: 0,
             _follow: follow,
         };
-        for manifest in args.apps {
-            state.watch(&manifest);
-        }
+        state.sync_all();
         state.reschedule();
         Ok(state)
     }
@@ -154,15 +154,8 @@ impl Actor for HealthActor {
         state: &mut HealthState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            HealthMsg::Watch(manifest) => state.watch(&manifest),
-            HealthMsg::Forget(app) => {
-                state.apps.remove(&app);
-            }
             HealthMsg::Sync(app) => state.sync(&app),
-            HealthMsg::SyncAll => {
-                let apps: Vec<String> = state.apps.keys().cloned().collect();
-                apps.iter().for_each(|app| state.sync(app));
-            }
+            HealthMsg::SyncAll => state.sync_all(),
             HealthMsg::Tick => state.start_round(),
             HealthMsg::RoundDone { round, results } => {
                 state.rounds.remove(&round);
@@ -207,64 +200,58 @@ impl HealthState {
         self.next_id
     }
 
-    fn watch(&mut self, manifest: &Manifest) {
-        let (specs, problems) = checks_of(manifest);
-        for problem in &problems {
-            tracing::warn!(app = %manifest.id, "{problem}");
-        }
-        if specs.is_empty() {
-            self.apps.remove(&manifest.id);
-            return;
-        }
-        if self
-            .apps
-            .get(&manifest.id)
-            .is_some_and(|w| w.specs == specs)
-        {
-            return; // same checks: keep their counts
-        }
-        let watched = Watched {
-            tier: manifest.tier,
-            specs,
-            run: None,
-        };
-        // Changed checks start afresh.
-        self.apps.insert(manifest.id.clone(), watched);
-        self.sync(&manifest.id);
+    fn sync_all(&mut self) {
+        let mut apps: BTreeSet<String> = self.apps.keys().cloned().collect();
+        apps.extend(self.board.all().into_iter().map(|s| s.app));
+        apps.iter().for_each(|app| self.sync(app));
     }
 
-    /// Probe the app while it is up and wanted up; stop otherwise.
+    /// Probe the app while it is up and wanted up; stop otherwise. Never
+    /// while stopping, stopped, restarting, uninstalling or user-stopped.
     fn sync(&mut self, app: &str) {
         let up = self
             .board
             .get(app)
             .is_some_and(|s| s.state.is_up() && !s.user_stopped);
-        let generation = self.next_id();
-        let Some(watched) = self.apps.get_mut(app) else {
+        if !up {
+            self.apps.remove(app);
+            return;
+        }
+        if self.apps.contains_key(app) {
+            return;
+        }
+        let Some(manifest) = (self.manifests)(app) else {
             return;
         };
-        match (&watched.run, up) {
-            (None, true) => {
-                let now = Instant::now();
-                let members = watched
-                    .specs
-                    .iter()
-                    .map(|spec| MemberCheck {
-                        check: HealthCheck::new(spec.retries, spec.start_period, now),
-                        next_due: now + spec.interval,
-                        in_flight: false,
-                        last: String::new(),
-                    })
-                    .collect();
-                watched.run = Some(Run {
-                    generation,
-                    members,
-                    reported: None,
-                });
+        let (specs, problems) = checks_of(&manifest);
+        for problem in problems {
+            let problem = problem.to_string();
+            if !self.warned.contains(&problem) {
+                tracing::warn!(%app, "{problem}");
+                self.warned.insert(problem);
             }
-            (Some(_), false) => watched.run = None,
-            _ => {}
         }
+        if specs.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let members = specs
+            .iter()
+            .map(|spec| MemberCheck {
+                check: HealthCheck::new(spec.retries, spec.start_period, now),
+                next_due: now + spec.interval,
+                in_flight: false,
+                last: String::new(),
+            })
+            .collect();
+        let probing = Probing {
+            tier: manifest.tier,
+            specs,
+            generation: self.next_id(),
+            members,
+            reported: None,
+        };
+        self.apps.insert(app.to_string(), probing);
     }
 
     /// Wake up when the earliest idle check is due.
@@ -272,8 +259,7 @@ impl HealthState {
         let next = self
             .apps
             .values()
-            .filter_map(|w| w.run.as_ref())
-            .flat_map(|run| run.members.iter())
+            .flat_map(|probing| probing.members.iter())
             .filter(|m| !m.in_flight)
             .map(|m| m.next_due)
             .min();
@@ -290,17 +276,15 @@ impl HealthState {
     fn start_round(&mut self) {
         let now = Instant::now();
         let mut probes = Vec::new();
-        for (app, watched) in &mut self.apps {
-            let Some(run) = &mut watched.run else {
-                continue;
-            };
-            for (index, member) in run.members.iter_mut().enumerate() {
+        for (app, probing) in &mut self.apps {
+            for (index, member) in probing.members.iter_mut().enumerate() {
                 if member.in_flight || member.next_due > now {
                     continue;
                 }
                 member.in_flight = true;
-                let spec = watched.specs[index].clone();
-                let (app, generation, prober) = (app.clone(), run.generation, self.prober.clone());
+                let spec = probing.specs[index].clone();
+                let (app, generation) = (app.clone(), probing.generation);
+                let prober = self.prober.clone();
                 probes.push(async move {
                     let outcome = prober.probe(&spec.target, spec.timeout).await;
                     Probed {
@@ -329,18 +313,15 @@ impl HealthState {
         let now = Instant::now();
         let mut touched = Vec::new();
         for probed in results {
-            let Some(watched) = self.apps.get_mut(&probed.app) else {
-                continue;
-            };
-            let Some(run) = watched
-                .run
-                .as_mut()
-                .filter(|r| r.generation == probed.generation)
+            let Some(probing) = self
+                .apps
+                .get_mut(&probed.app)
+                .filter(|p| p.generation == probed.generation)
             else {
                 continue; // the app stopped or restarted meanwhile
             };
-            let spec = &watched.specs[probed.member];
-            let member = &mut run.members[probed.member];
+            let spec = &probing.specs[probed.member];
+            let member = &mut probing.members[probed.member];
             member.in_flight = false;
             member.next_due = now + spec.interval;
             member.check.record(probed.outcome.is_success(), now);
@@ -357,13 +338,11 @@ impl HealthState {
 
     /// The app is unhealthy if any member is, healthy once all members are.
     fn verdict_change(&mut self, app: &str) -> Option<Change> {
-        let watched = self.apps.get_mut(app)?;
-        let run = watched.run.as_mut()?;
-        let specs = &watched.specs;
-        let failing = run
+        let probing = self.apps.get_mut(app)?;
+        let failing = probing
             .members
             .iter()
-            .zip(specs)
+            .zip(&probing.specs)
             .find_map(|(m, spec)| match m.check.verdict() {
                 Some(Verdict::Unhealthy { failures }) => Some(format!(
                     "{}: {} ({})",
@@ -373,7 +352,7 @@ impl HealthState {
                 )),
                 _ => None,
             });
-        let all_healthy = run
+        let all_healthy = probing
             .members
             .iter()
             .all(|m| m.check.verdict() == Some(Verdict::Healthy));
@@ -382,12 +361,12 @@ impl HealthState {
             None if all_healthy => (true, "every health probe passes".to_string()),
             None => return None,
         };
-        if run.reported == Some(healthy) {
+        if probing.reported == Some(healthy) {
             return None;
         }
-        run.reported = Some(healthy);
+        probing.reported = Some(healthy);
         Some(Change {
-            tier: watched.tier,
+            tier: probing.tier,
             app: app.to_string(),
             healthy,
             reason,

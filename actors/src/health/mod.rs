@@ -9,7 +9,7 @@ mod check;
 pub mod probe;
 mod targets;
 
-pub use actor::{HealthActor, HealthArgs, HealthMsg};
+pub use actor::{HealthActor, HealthArgs, HealthMsg, ManifestLookup};
 pub use check::{HealthCheck, Verdict};
 pub use probe::{ProbeKind, ProbeOutcome, ProbeTarget, Prober};
 pub use targets::{checks_of, CheckSpec, TargetError};
