@@ -747,6 +747,10 @@ impl AppActorState {
             return false;
         }
         let at = SystemTime::now();
+        if !to.is_up() {
+            // A verdict is about one stretch of running; the next starts unknown.
+            self.status.health = Health::Unknown;
+        }
         self.status.state = to.clone();
         self.status.reason = reason.clone();
         self.status.since_ms = now_ms();
