@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use archy_actors::app::{ask, AppActor, AppArgs, AppConfig, AppEnv, AppMsg, AppState};
 use archy_actors::health::{HealthActor, HealthArgs, HealthMsg, ProbeOutcome, ProbeTarget, Prober};
-use archy_actors::status::{AppStatus, StatusBoard, Transition};
+use archy_actors::status::{AppStatus, Health, StatusBoard, Transition};
 use archy_actors::store::{RestartPolicy, RestartTracker, StateDir};
 use archy_apps::Manifest;
 use archy_runtime::mock::{MockRuntime, Op};
@@ -212,10 +212,7 @@ async fn test_health_monitor_waits_for_running() {
     assert_eq!(h.mock.calls(Op::Exec), 0);
     tokio::time::sleep(secs(1) + Duration::from_millis(1)).await;
     assert_eq!(h.mock.calls(Op::Exec), 1);
-    assert_eq!(
-        h.board.get("notyet").unwrap().health,
-        archy_actors::status::Health::Healthy
-    );
+    assert_eq!(h.board.get("notyet").unwrap().health, Health::Healthy);
 }
 
 #[tokio::test(start_paused = true)]
@@ -377,4 +374,18 @@ async fn test_health_monitor_tcp_refused() {
         ProbeOutcome::Failure(why) => assert!(why.contains("refused"), "{why}"),
         other => panic!("expected a refused connection, got {other:?}"),
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_health_monitor_verdict_starts_over_after_a_restart() {
+    let h = Harness::new();
+    let app = exec_app("againok", "app", 1, 0, 5);
+    h.installed(&app).await;
+    h.exec_answers("againok", 1, "");
+    let (status, _) = h.until_restarting(&app).await;
+    assert_eq!(status.health, Health::Unknown);
+    h.exec_answers("againok", 0, "");
+    let status = h.until("againok", |s| s.health == Health::Healthy).await;
+    assert_eq!((status.state, status.restart_count), (AppState::Running, 1));
+    assert_eq!(h.mock.calls(Op::Start), 2);
 }

@@ -393,9 +393,8 @@ impl HealthState {
             if actor.cast(message).is_err() || change.healthy {
                 continue;
             }
-            let acted = |s: Option<&AppStatus>| {
-                s.is_none_or(|s| s.health == Health::Unhealthy && s.state != AppState::Running)
-            };
+            // It acted once it left Running (unhealthy, restarting, failed).
+            let acted = |s: Option<&AppStatus>| s.is_none_or(|s| s.state != AppState::Running);
             if self
                 .board
                 .wait_for(&change.app, acted, ACK_DEADLINE)
