@@ -30,7 +30,7 @@ use crate::app::{AppActor, AppMsg, AppState};
 use crate::status::{AppStatus, Health, StatusBoard};
 
 /// How long one app actor may take to show an unhealthy verdict on the
-/// board before the next tier is told anyway.
+/// board before the next app is told anyway.
 const ACK_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Finds an app's current manifest by id (the registry's view). Called when
