@@ -619,22 +619,25 @@ impl AppActorState {
 
     // ---- health and manifest ---------------------------------------------------
 
+    /// The Health actor saw a verdict change. Unhealthy on an app Archy
+    /// watches is handled like a crash: the restart tracker decides between
+    /// a restart after its backoff and Failed past max attempts. A stopped,
+    /// busy or user-stopped app only records the verdict.
     fn health_changed(&mut self, healthy: bool, reason: String) {
         self.status.health = if healthy {
             Health::Healthy
         } else {
             Health::Unhealthy
         };
-        let flip = match (&self.status.state, healthy) {
-            (AppState::Running, false) => Some(AppState::Unhealthy),
-            (AppState::Unhealthy, true) => Some(AppState::Running),
-            _ => None,
-        };
-        match flip {
-            Some(to) if self.current.is_none() => {
-                self.transition(to, reason);
-            }
-            _ => self.env.board.set(self.status.clone()),
+        if !healthy && self.watching() {
+            self.transition(AppState::Unhealthy, reason.clone());
+            self.crashed(0, reason);
+            return;
+        }
+        if healthy && self.status.state == AppState::Unhealthy && self.current.is_none() {
+            self.transition(AppState::Running, reason);
+        } else {
+            self.env.board.set(self.status.clone());
         }
     }
 
@@ -745,6 +748,10 @@ impl AppActorState {
             return false;
         }
         let at = SystemTime::now();
+        if !to.is_up() {
+            // A verdict is about one stretch of running; the next starts unknown.
+            self.status.health = Health::Unknown;
+        }
         self.status.state = to.clone();
         self.status.reason = reason.clone();
         self.status.since_ms = now_ms();
