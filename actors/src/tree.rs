@@ -4,7 +4,8 @@
 //! ```text
 //! root (one_for_one)
 //! ├── registry: every manifest, hot-reloaded
-//! └── apps (one_for_one, dynamic): one App actor per installed app
+//! ├── apps (one_for_one, dynamic): one App actor per installed app
+//! └── health: probes running apps, reports transitions to their actors
 //! ```
 //! The `apps` supervisor's start function reads the desired-state store and
 //! asks the registry for the manifests, so
@@ -26,7 +27,10 @@ use tokio::task::JoinHandle;
 
 use crate::app::{ask, AppActor, AppArgs, AppConfig, AppEnv, AppError, AppMsg};
 use crate::boot::{installed_in_tier_order, recover_desired, spawn_snapshot_writer, BootReport};
-use crate::registry::{Registry, RegistryArgs, RegistryConfig, RegistryMsg, ReloadReport};
+use crate::health::{HealthActor, HealthArgs, ManifestLookup};
+use crate::registry::{
+    Registry, RegistryArgs, RegistryConfig, RegistryEvent, RegistryMsg, ReloadReport,
+};
 use crate::status::{AppStatus, StatusBoard};
 use crate::store::{PidFile, StateDir, StoreError};
 use crate::supervisor::{
@@ -129,6 +133,12 @@ impl Archy {
 
         let registry = format!("registry-{}", TREES.fetch_add(1, Ordering::Relaxed));
         let registry_args = RegistryArgs::new(config.registry.clone(), board.clone());
+        let manifests = ManifestCache::following(registry_args.subscribe());
+        let health = HealthArgs {
+            runtime: env.runtime.clone(),
+            board: board.clone(),
+            manifests: manifests.lookup(),
+        };
         let root_args = SupervisorArgs {
             strategy: Strategy::OneForOne,
             intensity: config.root_intensity,
@@ -141,6 +151,14 @@ impl Archy {
                     registry_args,
                 ),
                 apps_supervisor_spec(env.clone(), registry.clone(), config.apps_intensity),
+                ChildSpec::new(HEALTH, "health", move |parent: ActorCell| {
+                    let args = health.clone();
+                    async move {
+                        let (actor, _) =
+                            ractor::Actor::spawn_linked(None, HealthActor, args, parent).await?;
+                        Ok(actor.get_cell())
+                    }
+                }),
             ],
         };
         let (root, root_task) = Supervisor::start(None, root_args).await?;
@@ -360,6 +378,53 @@ pub enum Request {
 
 const APPS: &str = "apps";
 const REGISTRY: &str = "registry";
+const HEALTH: &str = "health";
+
+/// Manifests by id, kept current from the registry's events, for readers
+/// that cannot wait on the registry (the health monitor's lookups).
+#[derive(Clone, Default)]
+struct ManifestCache(Arc<std::sync::RwLock<BTreeMap<String, Arc<Manifest>>>>);
+
+impl ManifestCache {
+    fn following(mut events: tokio::sync::broadcast::Receiver<RegistryEvent>) -> Self {
+        let cache = ManifestCache::default();
+        let apps = cache.0.clone();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "manifest cache fell behind the registry");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                let mut apps = apps.write().unwrap_or_else(PoisonError::into_inner);
+                match event {
+                    RegistryEvent::Changed(manifest) => {
+                        apps.insert(manifest.id.clone(), manifest);
+                    }
+                    RegistryEvent::Removed(id) => {
+                        apps.remove(&id);
+                    }
+                    RegistryEvent::Invalid { .. } => {}
+                }
+            }
+        });
+        cache
+    }
+
+    fn lookup(&self) -> ManifestLookup {
+        let apps = self.0.clone();
+        Arc::new(move |id: &str| {
+            apps.read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(id)
+                .cloned()
+        })
+    }
+}
 
 /// How long a restarting app actor waits for its killed predecessor.
 const PREVIOUS_INCARNATION_WAIT: Duration = Duration::from_secs(5);

@@ -403,6 +403,46 @@ async fn uninstalled_app_actor_ends_for_good_and_is_not_restarted() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_root_runs_registry_apps_and_health_and_a_failing_probe_restarts_the_app() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("catalog/sick");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("manifest.yml"),
+        "id: sick\nname: sick\nversion: '1'\ndescription: fails its probe\ncontainer:\n  image: localhost/sick:1\n  health:\n    exec: { cmd: [check] }\n    interval_secs: 1\n    retries: 2\n    start_period_secs: 0\n",
+    )
+    .unwrap();
+    let mock = engine(&["sick"]);
+    let archy = boot(tmp.path(), &mock, &[]).await;
+    let children = call_t!(archy.root(), SupervisorMsg::WhichChildren, 5_000).unwrap();
+    let ids: Vec<&str> = children.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["registry", "apps", "health"]);
+
+    archy.request("sick", Request::Install, true).await.unwrap();
+    mock.set_exec_output(
+        "archy-sick",
+        archy_runtime::ExecOutput {
+            exit_code: 1,
+            output: "not ready".into(),
+        },
+    );
+    archy
+        .board()
+        .wait_for(
+            "sick",
+            |s| s.is_some_and(|s| s.restart_count >= 1),
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+    assert!(
+        mock.calls(Op::Exec) >= 2,
+        "probed through the tree's health monitor"
+    );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn requests_for_unknown_or_uninstalled_apps_are_refused_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let mock = engine(&["known"]);
