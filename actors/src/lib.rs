@@ -4,3 +4,4 @@ pub mod app;
 pub mod secrets;
 pub mod status;
 pub mod store;
+pub mod supervisor;
