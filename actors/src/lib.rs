@@ -1,6 +1,7 @@
 //! The supervision tree.
 
 pub mod app;
+pub mod reconciler;
 pub mod secrets;
 pub mod status;
 pub mod store;
