@@ -44,6 +44,14 @@ async fn running_web() -> MockRuntime {
     mock
 }
 
+/// Await `wait`, failing the test if it takes over an hour of tokio time,
+/// so a broken mock fails instead of hanging.
+async fn within<T>(wait: impl std::future::Future<Output = T>) -> T {
+    timeout(Duration::from_secs(3600), wait)
+        .await
+        .expect("the awaited condition within the deadline")
+}
+
 type Events = BoxStream<'static, Result<EngineEvent, RuntimeError>>;
 
 /// The next event, or a failure if none comes within a minute of tokio time.
@@ -383,7 +391,7 @@ mod container_faults {
         let began = Instant::now();
         mock.start("web").await.unwrap();
         assert_eq!(state_of(&mock, "web"), (RunState::Running, None));
-        mock.until_state("web", RunState::Exited).await;
+        within(mock.until_state("web", RunState::Exited)).await;
         assert_eq!(began.elapsed(), Duration::from_secs(10));
         assert_eq!(state_of(&mock, "web"), (RunState::Exited, Some(2)));
     }
@@ -427,12 +435,12 @@ mod container_faults {
             let mock = mock.clone();
             async move { mock.stop("web", Duration::from_secs(10)).await }
         });
-        mock.until_state("web", RunState::Stopping).await;
+        within(mock.until_state("web", RunState::Stopping)).await;
         let began = Instant::now();
         mock.stop("web", Duration::from_secs(1)).await.unwrap();
         assert_eq!(state_of(&mock, "web"), (RunState::Exited, Some(137)));
         assert_eq!(began.elapsed(), Duration::from_secs(10));
-        first.await.unwrap().unwrap();
+        within(first).await.unwrap().unwrap();
     }
 
     #[tokio::test]
@@ -484,12 +492,12 @@ mod held_calls {
             let mock = mock.clone();
             async move { mock.start("web").await }
         });
-        mock.until_called(Op::Start, 1).await;
+        within(mock.until_called(Op::Start, 1)).await;
         tokio::time::sleep(Duration::from_secs(3600)).await;
         assert!(!start.is_finished());
         assert_eq!(state_of(&mock, "web"), (RunState::Created, None));
         mock.release(Op::Start);
-        start.await.unwrap().unwrap();
+        within(start).await.unwrap().unwrap();
         assert_eq!(state_of(&mock, "web"), (RunState::Running, None));
         mock.stop("web", Duration::ZERO).await.unwrap();
         mock.start("web").await.unwrap();
@@ -505,16 +513,30 @@ mod held_calls {
                 tokio::spawn(async move { mock.ping().await })
             })
             .collect();
-        mock.until_called(Op::Ping, 2).await;
+        within(mock.until_called(Op::Ping, 2)).await;
         mock.release_one(Op::Ping);
-        let (first, _, held) = futures::future::select_all(pings).await;
+        let (first, _, held) = within(futures::future::select_all(pings)).await;
         first.unwrap().unwrap();
         tokio::time::sleep(Duration::from_secs(3600)).await;
         assert!(!held[0].is_finished());
         mock.release(Op::Ping);
         for ping in held {
-            ping.await.unwrap().unwrap();
+            within(ping).await.unwrap().unwrap();
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn holding_twice_keeps_one_gate_that_one_release_opens() {
+        let mock = MockRuntime::new();
+        mock.hold(Op::Ping);
+        let ping = tokio::spawn({
+            let mock = mock.clone();
+            async move { mock.ping().await }
+        });
+        within(mock.until_called(Op::Ping, 1)).await;
+        mock.hold(Op::Ping);
+        mock.release(Op::Ping);
+        within(ping).await.unwrap().unwrap();
     }
 
     #[tokio::test(start_paused = true)]
@@ -571,6 +593,22 @@ mod external_actions {
         assert!(mock.list_managed().await.unwrap().is_empty());
         assert!(mock.inspect("web").await.unwrap_err().is_not_found());
         assert!(!mock.remove_externally("web"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn until_removed_returns_once_the_container_is_gone() {
+        let mock = running_web().await;
+        let remover = tokio::spawn({
+            let mock = mock.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                mock.remove_externally("web")
+            }
+        });
+        let began = Instant::now();
+        within(mock.until_removed("web")).await;
+        assert_eq!(began.elapsed(), Duration::from_secs(5));
+        assert!(remover.await.unwrap());
     }
 
     #[tokio::test]

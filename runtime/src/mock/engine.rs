@@ -70,7 +70,7 @@ impl MockRuntime {
         let plan = self.mutate(|s| {
             let ignores_term = s.faults.ignore_sigterm.contains(name);
             let container = s.container_mut(name)?;
-            Ok(match container.state {
+            Ok::<_, RuntimeError>(match container.state {
                 RunState::Running if ignores_term => {
                     container.state = RunState::Stopping;
                     StopPlan::KillAfterGrace

@@ -195,8 +195,13 @@ impl MockRuntime {
     // ---- holding calls in flight -----------------------------------------
 
     /// Calls of `op` from now on hang (after being counted) until released.
+    /// Holding a held `op` changes nothing.
     pub fn hold(&self, op: Op) -> &Self {
-        self.mutate(|s| s.gates.insert(op, Arc::new(Semaphore::new(0))));
+        self.mutate(|s| {
+            s.gates
+                .entry(op)
+                .or_insert_with(|| Arc::new(Semaphore::new(0)));
+        });
         self
     }
 
@@ -208,7 +213,8 @@ impl MockRuntime {
         self
     }
 
-    /// Let one call of `op` through (a waiting one, or the next); keep holding.
+    /// Let one call of `op` through (a waiting one, or the next); keep
+    /// holding. Does nothing if `op` is not held.
     pub fn release_one(&self, op: Op) -> &Self {
         if let Some(gate) = self.state().gates.get(&op) {
             gate.add_permits(1);

@@ -1,0 +1,153 @@
+//! `/metrics` renders every Archy metric with HELP text, counts RPC requests
+//! with bounded labels, and passes `promtool check metrics`.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use archy_rpc::metrics::names;
+use common::Harness;
+use hyper::{Method, StatusCode};
+use serde_json::json;
+
+/// Record one sample of every metric, as the daemon's crates would.
+fn record_one_of_each() {
+    use metrics::{counter, gauge, histogram};
+    histogram!(names::RECONCILE_DURATION).record(0.02);
+    gauge!(names::RECONCILE_LAST_SUCCESS).set(1.7e9);
+    counter!(names::ENGINE_REQUESTS, "operation" => "list", "result" => "ok").increment(1);
+    histogram!(names::ENGINE_REQUEST_DURATION, "operation" => "list").record(0.005);
+    gauge!(names::APP_STATE, "app" => "bitcoin", "state" => "running").set(1.0);
+    counter!(names::CONTAINER_RESTARTS, "app" => "bitcoin").increment(1);
+    counter!(names::ACTOR_RESTARTS, "actor_kind" => "app").increment(1);
+    counter!(names::HEALTH_PROBES, "app" => "bitcoin", "result" => "healthy").increment(1);
+    histogram!(names::INSTALL_DURATION).record(42.0);
+    counter!(names::PULL_RETRIES, "app" => "bitcoin").increment(1);
+}
+
+async fn scrape(h: &Harness) -> String {
+    h.rpc("container.list", json!({})).await;
+    h.rpc("no.such.method", json!({})).await;
+    h.rpc("package.start", json!({"id": "ghost"})).await;
+    record_one_of_each();
+    let reply = h.get("/metrics").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    reply.body
+}
+
+#[tokio::test]
+async fn metrics_have_help_for_every_name_and_count_rpc_requests() {
+    let h = Harness::start().await;
+    let text = scrape(&h).await;
+    for name in names::ALL {
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "no HELP for {name} in\n{text}"
+        );
+    }
+    for series in [
+        r#"archy_rpc_requests_total{method="container.list",code="ok"} 1"#,
+        r#"archy_rpc_requests_total{method="unknown",code="-32601"} 1"#,
+        r#"archy_rpc_requests_total{method="package.start",code="-32001"} 1"#,
+        r#"archy_rpc_request_duration_seconds_bucket{method="container.list",le="0.005"}"#,
+        r#"archy_install_duration_seconds_bucket{le="1800"} 1"#,
+        r#"archy_build_info{version=""#,
+    ] {
+        assert!(text.contains(series), "missing {series} in\n{text}");
+    }
+    assert!(
+        !text.contains("no.such.method"),
+        "unbounded method label leaked"
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_also_served_on_a_separate_loopback_port() {
+    let h =
+        Harness::start_with(|config| config.metrics_listen = Some("127.0.0.1:0".parse().unwrap()))
+            .await;
+    let addr = h.gateway.metrics_addr.expect("a metrics listener");
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<hyper::body::Bytes>>();
+    let response = client
+        .get(format!("http://{addr}/metrics").parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // Only /metrics lives there: no RPC on the scrape port.
+    let rpc = client
+        .get(format!("http://{addr}/rpc/v1").parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(rpc.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn static_dashboard_files_are_served_at_root() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "<h1>Archy</h1>").unwrap();
+    let static_dir = dir.path().to_path_buf();
+    let h = Harness::start_with(|config| config.static_dir = Some(static_dir)).await;
+    let reply = h.get("/").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, "<h1>Archy</h1>");
+    assert_eq!(h.get("/missing.js").await.status, StatusCode::NOT_FOUND);
+    // The static fallback does not shadow the API.
+    let rpc = h
+        .request(
+            Method::POST,
+            "/rpc/v1",
+            &[("content-type", "application/json")],
+            "{}",
+        )
+        .await;
+    assert_eq!(rpc.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn promtool_accepts_the_metrics_output() {
+    let h = Harness::start().await;
+    let text = scrape(&h).await;
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(_) if std::env::var_os("ARCHY_SKIP_PROMTOOL").is_some() => return,
+        Err(error) => panic!(
+            "promtool not runnable ({error}); `apt-get install -y prometheus` provides it, or set ARCHY_SKIP_PROMTOOL=1"
+        ),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool check metrics failed:\n{}{}\n--- metrics ---\n{text}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_taken_port_is_a_bind_error_naming_the_address() {
+    let h = Harness::start().await;
+    let taken = h.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = archy_rpc::GatewayConfig::new(dir.path());
+    config.listen = taken;
+    let error = archy_rpc::Gateway::serve(config, common::FakeBackend::new())
+        .await
+        .err()
+        .expect("binding a taken port must fail");
+    assert!(matches!(error, archy_rpc::GatewayError::Bind { addr, .. } if addr == taken));
+    assert!(error.to_string().contains(&taken.to_string()), "{error}");
+}

@@ -1,1 +1,0 @@
-//! Podman adapter (to be written).
