@@ -16,6 +16,7 @@ use archy_actors::reconciler::{
 };
 use archy_actors::status::{AppStatus, StatusBoard};
 use archy_actors::store::{RestartPolicy, StateDir};
+use archy_actors::supervisor::{Supervisor, SupervisorArgs};
 use archy_apps::{Manifest, Tier};
 use archy_runtime::mock::{MockRuntime, Op};
 use archy_runtime::{
@@ -305,6 +306,22 @@ async fn a_killed_container_runs_again_within_one_pass_without_events() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_container_removed_by_hand_is_recreated_by_the_pass() {
+    let world = World::new();
+    let app = world.installed("gone").await;
+    let reconciler = world.reconciler(false).await;
+    assert!(world.mock.remove_externally("archy-gone"));
+
+    let report = Reconciler::reconcile(&reconciler).await.unwrap();
+
+    assert_eq!((report.containers, report.apps_observed), (0, 1));
+    within_deadline(world.mock.until_state("archy-gone", RunState::Running)).await;
+    assert!(world.mock.has_volume("archy-gone-data"), "data kept");
+    app.stop(None);
+    reconciler.stop(None);
+}
+
+#[tokio::test(start_paused = true)]
 async fn user_stopped_apps_are_left_alone_by_the_pass() {
     let world = World::new();
     let app = world.installed("rest").await;
@@ -419,6 +436,31 @@ async fn duplicates_are_removed_keeping_the_container_the_actor_addresses() {
     reconciler.stop(None);
 }
 
+#[tokio::test(start_paused = true)]
+async fn containers_of_an_app_mid_operation_are_left_to_its_actor() {
+    let world = World::new();
+    world.labelled("busy", "archy-busy-copy", "busy").await;
+    world.mock.hold(Op::Start);
+    let args = AppArgs {
+        manifest: Arc::new(world.app("busy")),
+        env: world.env.clone(),
+    };
+    let app = AppActor::spawn(args).await.unwrap().0;
+    app.cast(AppMsg::Install { reply: None }).unwrap();
+    within_deadline(world.mock.until_called(Op::Start, 1)).await;
+    let reconciler = world.reconciler(false).await;
+
+    let report = Reconciler::reconcile(&reconciler).await.unwrap();
+
+    assert!(report.orphans_removed.is_empty());
+    assert!(report.duplicates_removed.is_empty());
+    assert!(world.mock.container("archy-busy-copy").is_some());
+    assert!(world.mock.container("archy-busy").is_some());
+    world.mock.release(Op::Start);
+    app.stop(None);
+    reconciler.stop(None);
+}
+
 // ---- passes, errors, events --------------------------------------------------------
 
 #[tokio::test(start_paused = true)]
@@ -454,6 +496,29 @@ async fn a_pass_past_its_deadline_is_abandoned_and_counted() {
     assert_eq!(outcome, Err(ReconcileError::Deadline(PERIOD / 2)));
     assert_eq!(started.elapsed(), PERIOD / 2);
     assert_eq!(stats(&reconciler).await.error, 1);
+    reconciler.stop(None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_pass_is_reported_and_does_not_block_the_next() {
+    let world = World::new();
+    let app = world.installed("panicky").await;
+    let mut args = world.args(ReconcilerConfig {
+        events: false,
+        ..ReconcilerConfig::every(PERIOD)
+    });
+    args.tier_of = Arc::new(|_: &str| panic!("no tier table"));
+    let reconciler = spawn_reconciler(args).await;
+
+    for _ in 0..2 {
+        let outcome = Reconciler::reconcile(&reconciler).await;
+        assert_eq!(
+            outcome,
+            Err(ReconcileError::Panicked("no tier table".into()))
+        );
+    }
+    assert_eq!(stats(&reconciler).await.error, 2);
+    app.stop(None);
     reconciler.stop(None);
 }
 
@@ -504,4 +569,33 @@ async fn the_event_stream_reopens_after_the_engine_comes_back() {
     .expect("the reopened stream delivered the death");
     app.stop(None);
     reconciler.stop(None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_supervisor_restarts_a_killed_reconciler_under_its_name() {
+    let world = World::new();
+    let args = world.args(ReconcilerConfig {
+        events: false,
+        ..ReconcilerConfig::every(PERIOD)
+    });
+    let tree = SupervisorArgs {
+        children: vec![Reconciler::child_spec(args)],
+        ..SupervisorArgs::default()
+    };
+    let (supervisor, _) = Supervisor::start(None, tree).await.unwrap();
+    let first = ActorRef::<ReconcilerMsg>::where_is(Reconciler::NAME).unwrap();
+
+    first.kill();
+    let second = within_deadline(async {
+        loop {
+            match ActorRef::<ReconcilerMsg>::where_is(Reconciler::NAME) {
+                Some(actor) if actor.get_id() != first.get_id() => return actor,
+                _ => tokio::task::yield_now().await,
+            }
+        }
+    })
+    .await;
+
+    Reconciler::reconcile(&second).await.unwrap();
+    supervisor.stop(None);
 }

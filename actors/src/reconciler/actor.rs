@@ -3,8 +3,13 @@
 //! skipped and counted (passes never pile up). `Reconcile` runs a pass now
 //! and answers when it is done (after the running one, if any).
 
+use std::any::Any;
 use std::mem;
+use std::panic::AssertUnwindSafe;
 
+use futures::FutureExt;
+
+use archy_runtime::RuntimeError;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr};
 use tokio::task::JoinHandle;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
@@ -13,6 +18,7 @@ use super::metrics::{self, PassResult};
 use super::pass::{self, PassReport};
 use super::{events, ReconcileError, ReconcilerArgs};
 use crate::app::task::OwnedTask;
+use crate::supervisor::ChildSpec;
 
 pub type PassOutcome = Result<PassReport, ReconcileError>;
 
@@ -48,6 +54,17 @@ impl Reconciler {
         args: ReconcilerArgs,
     ) -> Result<(ActorRef<ReconcilerMsg>, JoinHandle<()>), SpawnErr> {
         Actor::spawn(Some(Self::NAME.into()), Reconciler, args).await
+    }
+
+    /// How a supervisor starts it: permanent, registered as [`Self::NAME`].
+    pub fn child_spec(args: ReconcilerArgs) -> ChildSpec {
+        ChildSpec::actor(
+            Self::NAME,
+            "reconciler",
+            Some(Self::NAME.into()),
+            Reconciler,
+            args,
+        )
     }
 
     /// Run a pass now and wait for it.
@@ -165,9 +182,14 @@ impl ReconcilerState {
         let actor = self.myself.clone();
         let task = OwnedTask::spawn(async move {
             let deadline = args.config.pass_deadline;
-            let outcome = tokio::time::timeout(deadline, pass::run(&args))
-                .await
-                .unwrap_or(Err(ReconcileError::Deadline(deadline)));
+            // A panicking pass must still report, or every later tick
+            // would be skipped as "still running".
+            let pass = AssertUnwindSafe(pass::run(&args)).catch_unwind();
+            let outcome = match tokio::time::timeout(deadline, pass).await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(panic)) => Err(ReconcileError::Panicked(panic_message(&*panic))),
+                Err(_) => Err(ReconcileError::Deadline(deadline)),
+            };
             let _ = actor.cast(ReconcilerMsg::PassDone {
                 pass_id: id,
                 outcome,
@@ -198,10 +220,12 @@ impl ReconcilerState {
                 self.stats.error += 1;
                 self.stats.last_error = Some(error.clone());
                 if let ReconcileError::Engine(e) = error {
-                    board.set_engine_reachable(!matches!(
+                    // An engine that answered, even with an error, is reachable.
+                    let silent = matches!(
                         e,
-                        archy_runtime::RuntimeError::Unavailable { .. }
-                    ));
+                        RuntimeError::Unavailable { .. } | RuntimeError::Timeout { .. }
+                    );
+                    board.set_engine_reachable(!silent);
                 }
                 metrics::pass_ended(PassResult::Error, Some(took));
                 tracing::warn!(%error, ?took, "reconcile pass failed");
@@ -215,4 +239,12 @@ impl ReconcilerState {
             self.launch(waiters);
         }
     }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }

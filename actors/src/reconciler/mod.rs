@@ -99,6 +99,8 @@ pub enum ReconcileError {
         "the pass did not finish within {0:?}; it was abandoned and the next one starts afresh"
     )]
     Deadline(Duration),
+    #[error("the pass panicked (a bug; the next pass starts afresh): {0}")]
+    Panicked(String),
     #[error("the reconciler is not answering: {0}")]
     Unreachable(String),
 }
