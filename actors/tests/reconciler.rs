@@ -406,9 +406,12 @@ async fn an_installed_app_whose_actor_is_down_is_not_an_orphan() {
     // Its actor is gone (a supervisor is restarting it); the user's word
     // still says installed.
     app.stop(None);
-    while ActorRef::<AppMsg>::where_is(AppActor::name("between")).is_some() {
-        tokio::task::yield_now().await;
-    }
+    within_deadline(async {
+        while ActorRef::<AppMsg>::where_is(AppActor::name("between")).is_some() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
     let reconciler = world.reconciler(false).await;
 
     let report = Reconciler::reconcile(&reconciler).await.unwrap();
