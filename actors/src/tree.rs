@@ -450,7 +450,7 @@ fn apps_supervisor_spec(env: AppEnv, registry: String, intensity: Intensity) -> 
 }
 
 async fn list_manifests(registry: &str) -> Result<Vec<Arc<Manifest>>, TreeError> {
-    let registry: ActorRef<RegistryMsg> = ActorRef::where_is(registry.to_owned())
+    let registry: ActorRef<RegistryMsg> = ActorRef::where_is(registry)
         .ok_or_else(|| TreeError::Unresponsive("the registry is restarting".into()))?;
     call_t!(registry, RegistryMsg::List, SUPERVISOR_CALL_MS)
         .map_err(|e| TreeError::Unresponsive(e.to_string()))
