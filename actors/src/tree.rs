@@ -5,6 +5,7 @@
 //! root (one_for_one)
 //! ├── registry: every manifest, hot-reloaded
 //! ├── apps (one_for_one, dynamic): one App actor per installed app
+//! ├── reconciler: one engine list per pass + the engine-event fast path
 //! └── health: probes running apps, reports transitions to their actors
 //! ```
 //! The `apps` supervisor's start function reads the desired-state store and
@@ -28,6 +29,8 @@ use tokio::task::JoinHandle;
 use crate::app::{ask, AppActor, AppArgs, AppConfig, AppEnv, AppError, AppMsg};
 use crate::boot::{installed_in_tier_order, recover_desired, spawn_snapshot_writer, BootReport};
 use crate::health::{HealthActor, HealthArgs, ManifestLookup};
+use crate::reconciler::actor::PassOutcome;
+use crate::reconciler::{Reconciler, ReconcilerArgs, ReconcilerConfig, ReconcilerMsg, TierOf};
 use crate::registry::{
     Registry, RegistryArgs, RegistryConfig, RegistryEvent, RegistryMsg, ReloadReport,
 };
@@ -53,6 +56,8 @@ pub struct TreeConfig {
     pub apps_intensity: Intensity,
     /// How often at most the recovery snapshot is rewritten.
     pub snapshot_every: Duration,
+    /// The level-triggered pass and the engine-event fast path.
+    pub reconciler: ReconcilerConfig,
 }
 
 impl TreeConfig {
@@ -74,6 +79,7 @@ impl TreeConfig {
                 period: Duration::from_secs(60),
             },
             snapshot_every: Duration::from_secs(1),
+            reconciler: ReconcilerConfig::default(),
         }
     }
 }
@@ -134,6 +140,13 @@ impl Archy {
         let registry = format!("registry-{}", TREES.fetch_add(1, Ordering::Relaxed));
         let registry_args = RegistryArgs::new(config.registry.clone(), board.clone());
         let manifests = ManifestCache::following(registry_args.subscribe());
+        let reconciler = ReconcilerArgs {
+            runtime: env.runtime.clone(),
+            board: board.clone(),
+            desired: state.desired(),
+            tier_of: manifests.tier_of(),
+            config: config.reconciler.clone(),
+        };
         let health = HealthArgs {
             runtime: env.runtime.clone(),
             board: board.clone(),
@@ -151,6 +164,7 @@ impl Archy {
                     registry_args,
                 ),
                 apps_supervisor_spec(env.clone(), registry.clone(), config.apps_intensity),
+                ChildSpec::actor(RECONCILER, "reconciler", None, Reconciler, reconciler),
                 ChildSpec::new(HEALTH, "health", move |parent: ActorCell| {
                     let args = health.clone();
                     async move {
@@ -216,6 +230,19 @@ impl Archy {
     /// Every manifest, in id order.
     pub async fn manifests(&self) -> Result<Vec<Arc<Manifest>>, TreeError> {
         list_manifests(&self.registry).await
+    }
+
+    /// Run a reconcile pass now and wait for it (CLI, chaos suite, tests).
+    pub async fn reconcile(&self) -> Result<PassOutcome, TreeError> {
+        let children = call_t!(self.root, SupervisorMsg::WhichChildren, SUPERVISOR_CALL_MS)
+            .map_err(|e| TreeError::Unresponsive(e.to_string()))?;
+        let reconciler: ActorRef<ReconcilerMsg> = children
+            .into_iter()
+            .find(|c| c.id == RECONCILER)
+            .and_then(|c| c.cell)
+            .map(ActorRef::from)
+            .ok_or_else(|| TreeError::Unresponsive("the reconciler is restarting".into()))?;
+        Ok(Reconciler::reconcile(&reconciler).await)
     }
 
     /// Re-read every catalog now. A changed manifest reaches its app actor
@@ -379,6 +406,7 @@ pub enum Request {
 const APPS: &str = "apps";
 const REGISTRY: &str = "registry";
 const HEALTH: &str = "health";
+const RECONCILER: &str = "reconciler";
 
 /// Manifests by id, kept current from the registry's events, for readers
 /// that cannot wait on the registry (the health monitor's lookups).
@@ -413,6 +441,11 @@ impl ManifestCache {
             }
         });
         cache
+    }
+
+    fn tier_of(&self) -> TierOf {
+        let lookup = self.lookup();
+        Arc::new(move |id: &str| lookup(id).map(|m| m.tier).unwrap_or_default())
     }
 
     fn lookup(&self) -> ManifestLookup {

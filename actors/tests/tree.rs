@@ -416,7 +416,7 @@ async fn the_root_runs_registry_apps_and_health_and_a_failing_probe_restarts_the
     let archy = boot(tmp.path(), &mock, &[]).await;
     let children = call_t!(archy.root(), SupervisorMsg::WhichChildren, 5_000).unwrap();
     let ids: Vec<&str> = children.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["registry", "apps", "health"]);
+    assert_eq!(ids, ["registry", "apps", "reconciler", "health"]);
 
     archy.request("sick", Request::Install, true).await.unwrap();
     mock.set_exec_output(
@@ -439,6 +439,36 @@ async fn the_root_runs_registry_apps_and_health_and_a_failing_probe_restarts_the
         mock.calls(Op::Exec) >= 2,
         "probed through the tree's health monitor"
     );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_killed_container_is_restarted_through_the_trees_event_path_and_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["crashy"]);
+    let archy = boot(tmp.path(), &mock, &["crashy"]).await;
+    archy
+        .request("crashy", Request::Install, true)
+        .await
+        .unwrap();
+    mock.until_called(Op::Events, 1).await;
+
+    // Fast path: the die event reaches the app actor, which restarts it
+    // after the tracker's first backoff (5 s).
+    mock.crash("archy-crashy", 137);
+    let died_at = tokio::time::Instant::now();
+    mock.until_state("archy-crashy", RunState::Running).await;
+    assert!(
+        died_at.elapsed() < Duration::from_secs(10),
+        "restarted after {:?}",
+        died_at.elapsed()
+    );
+
+    // Safety net: an exit the events missed is found by the next pass.
+    mock.set_state("archy-crashy", RunState::Exited, Some(1));
+    archy.reconcile().await.unwrap().unwrap();
+    mock.until_state("archy-crashy", RunState::Running).await;
+    assert_eq!(archy.board().get("crashy").unwrap().restart_count, 2);
     archy.shutdown().await;
 }
 
