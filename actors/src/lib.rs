@@ -1,7 +1,12 @@
 //! The supervision tree.
 
 pub mod app;
+pub mod boot;
+pub mod health;
+pub mod reconciler;
+pub mod registry;
 pub mod secrets;
 pub mod status;
 pub mod store;
 pub mod supervisor;
+pub mod tree;

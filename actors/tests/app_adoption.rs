@@ -11,6 +11,7 @@ use app_support::*;
 use archy_actors::app::{AppActor, AppMsg, AppState};
 use archy_actors::store::DesiredApp;
 use archy_actors::supervisor::{Supervisor, SupervisorArgs};
+use archy_actors::tree::app_child_spec;
 use archy_runtime::mock::Op;
 use archy_runtime::{ContainerRuntime, RunState};
 use ractor::ActorRef;
@@ -66,7 +67,7 @@ async fn a_supervised_actor_killed_mid_operation_is_restarted_and_readopts() {
     let h = Harness::new();
     let m = single(&h, "supervised");
     let args = SupervisorArgs {
-        children: vec![AppActor::child_spec(h.args(&m))],
+        children: vec![app_child_spec(h.args(&m))],
         ..Default::default()
     };
     let (supervisor, _) = Supervisor::start(None, args).await.unwrap();

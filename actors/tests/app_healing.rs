@@ -15,6 +15,7 @@ use tokio::time::Instant;
 fn died(container: &str) -> AppMsg {
     AppMsg::Died {
         container: container.into(),
+        exit_code: None,
     }
 }
 
@@ -176,16 +177,20 @@ async fn rest_for_one_restarts_the_crashed_member_and_those_after_it() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn health_flips_running_and_unhealthy() {
+async fn an_unhealthy_verdict_restarts_the_app_like_a_crash() {
     let h = Harness::new();
     let m = single(&h, "pulse");
     let actor = h.installed(&m).await;
-    let health = |healthy| AppMsg::HealthChanged {
-        healthy,
-        reason: "probe".into(),
+    let mut transitions = h.board.subscribe();
+    let verdict = AppMsg::HealthChanged {
+        healthy: false,
+        reason: "http probe failed 3 times".into(),
     };
-    actor.cast(health(false)).unwrap();
-    h.until("pulse", |s| *s == AppState::Unhealthy).await;
-    actor.cast(health(true)).unwrap();
-    h.until("pulse", |s| *s == AppState::Running).await;
+    actor.cast(verdict).unwrap();
+    let mut path = Vec::new();
+    while path.last().map(String::as_str) != Some("running") {
+        path.push(transitions.recv().await.unwrap().to);
+    }
+    assert_eq!(path, ["unhealthy", "restarting", "restarting", "running"]);
+    assert_eq!(h.mock.container("archy-pulse").unwrap().start_count, 2);
 }

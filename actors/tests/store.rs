@@ -707,12 +707,14 @@ fn snapshot() -> Snapshot {
                 state: "running".to_owned(),
                 container_id: Some("abc123".to_owned()),
                 spec_hash: Some("sha256:1".to_owned()),
+                user_stopped: false,
             },
             SnapshotApp {
                 app_id: "lnd".to_owned(),
                 state: "stopped".to_owned(),
                 container_id: None,
                 spec_hash: None,
+                user_stopped: true,
             },
         ],
     }

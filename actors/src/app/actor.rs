@@ -20,7 +20,6 @@ use super::state::{allowed, AppState, OpKind, StateKind};
 use super::task::OwnedTask;
 use crate::status::{now_ms, AppStatus, Health, Transition};
 use crate::store::{self, DesiredApp, RestartDecision, StoreError};
-use crate::supervisor::{ChildSpec, Restart};
 
 /// Where an operation's outcome is sent when it finishes.
 pub type Reply = RpcReplyPort<Result<(), AppError>>;
@@ -51,6 +50,7 @@ pub enum AppMsg {
     /// the event of its own stop may arrive after that operation ended.
     Died {
         container: String,
+        exit_code: Option<i64>,
     },
     /// From the check a `Died` started: the container is really down.
     DeathConfirmed {
@@ -123,15 +123,6 @@ impl AppActor {
         format!("app:{app}")
     }
 
-    /// The app as a child of the app supervisor: transient, so an actor
-    /// that fails is restarted (and re-adopts its containers) while one that
-    /// stopped itself after an uninstall is not.
-    pub fn child_spec(args: AppArgs) -> ChildSpec {
-        let name = Self::name(&args.manifest.id);
-        ChildSpec::actor(name.clone(), "app", Some(name), AppActor, args)
-            .restart(Restart::Transient)
-    }
-
     pub async fn spawn(args: AppArgs) -> Result<(ActorRef<AppMsg>, JoinHandle<()>), SpawnErr> {
         let name = Self::name(&args.manifest.id);
         Actor::spawn(Some(name), AppActor, args).await
@@ -191,6 +182,8 @@ pub struct AppActorState {
     /// The manifest changed while the app was stopped: the next start
     /// recreates its containers.
     recreate_on_start: bool,
+    /// The spec hash each member should carry, rendered once per manifest.
+    spec_hashes: Option<Vec<Option<String>>>,
     current: Option<InFlight>,
     queue: VecDeque<Queued>,
     timer: Option<RestartTimer>,
@@ -227,6 +220,7 @@ impl Actor for AppActor {
             status,
             desired,
             recreate_on_start: false,
+            spec_hashes: None,
             current: None,
             queue: VecDeque::new(),
             timer: None,
@@ -260,7 +254,10 @@ impl Actor for AppActor {
                 let _ = reply.send(state.status.clone());
             }
             AppMsg::Observe(observed) => state.observe(&observed),
-            AppMsg::Died { container } => state.died(container),
+            AppMsg::Died {
+                container,
+                exit_code,
+            } => state.died(container, exit_code),
             AppMsg::DeathConfirmed {
                 container,
                 exit_code,
@@ -481,7 +478,8 @@ impl AppActorState {
                     self.uninstalled();
                     answer_all(Ok(()));
                     if self.queue.is_empty() {
-                        self.myself.stop(None); // a normal exit: a transient child is not restarted
+                        // A normal exit: the supervisor must not restart it.
+                        self.myself.stop(Some("normal".into()));
                     } else {
                         self.pump();
                     }
@@ -544,13 +542,23 @@ impl AppActorState {
         if !self.watching() {
             return;
         }
+        let wanted = self.wanted_hashes();
         let mut ids = Vec::new();
+        let mut drifted = false;
         for (index, name) in self.member_names().iter().enumerate() {
             match observed.iter().find(|o| &o.name == name) {
-                Some(o) if o.state.is_running() => ids.push(o.id.clone()),
+                Some(o) if o.state.is_running() => {
+                    drifted |= wanted.get(index).is_some_and(|w| o.spec_hash != *w);
+                    ids.push(o.id.clone());
+                }
                 Some(o) => return self.crashed(index, exited(name, o.exit_code)),
                 None => return self.crashed(index, format!("{name} disappeared")),
             }
+        }
+        if drifted {
+            // Recreates only the changed containers; data lives outside them.
+            tracing::info!(app = %self.app(), "container spec drifted; recreating it");
+            return self.enqueue(Op::Install);
         }
         let app = self.app().to_string();
         let reset = {
@@ -573,8 +581,27 @@ impl AppActorState {
         }
     }
 
-    /// Check, off the mailbox, whether the container is really down.
-    fn died(&mut self, container: String) {
+    /// The spec hash each member should carry (empty if the manifest cannot
+    /// be rendered: then drift is not judged, and the next install says why).
+    fn wanted_hashes(&mut self) -> Vec<Option<String>> {
+        if self.spec_hashes.is_none() {
+            match self.ctx().render() {
+                Ok(specs) => {
+                    let hash = |m: &super::render::MemberSpec| {
+                        m.spec.labels.get(archy_runtime::labels::SPEC_HASH).cloned()
+                    };
+                    self.spec_hashes = Some(specs.iter().map(hash).collect());
+                }
+                Err(e) => tracing::warn!(app = %self.app(), error = %e, "cannot render"),
+            }
+        }
+        self.spec_hashes.clone().unwrap_or_default()
+    }
+
+    /// A die event is only a hint (the event of the app's own stop may
+    /// arrive after that operation ended): check, off the mailbox, that the
+    /// container is really down before calling it a crash.
+    fn died(&mut self, container: String, exit_code: Option<i64>) {
         if !self.watching() || !self.member_names().contains(&container) {
             return;
         }
@@ -583,8 +610,8 @@ impl AppActorState {
         tokio::spawn(async move {
             let exit_code = match runtime.inspect(&container).await {
                 Ok(details) if details.state.is_running() => return,
-                Ok(details) => details.exit_code,
-                Err(e) if e.is_not_found() => None,
+                Ok(details) => details.exit_code.or(exit_code),
+                Err(e) if e.is_not_found() => exit_code,
                 Err(_) => return, // unknown: the reconciler's list decides
             };
             let _ = actor.cast(AppMsg::DeathConfirmed {
@@ -707,22 +734,25 @@ impl AppActorState {
 
     // ---- health and manifest ---------------------------------------------------
 
+    /// The Health actor saw a verdict change. Unhealthy on an app Archy
+    /// watches is handled like a crash: the restart tracker decides between
+    /// a restart after its backoff and Failed past max attempts. A stopped,
+    /// busy or user-stopped app only records the verdict.
     fn health_changed(&mut self, healthy: bool, reason: String) {
         self.status.health = if healthy {
             Health::Healthy
         } else {
             Health::Unhealthy
         };
-        let flip = match (&self.status.state, healthy) {
-            (AppState::Running, false) => Some(AppState::Unhealthy),
-            (AppState::Unhealthy, true) => Some(AppState::Running),
-            _ => None,
-        };
-        match flip {
-            Some(to) if self.current.is_none() => {
-                self.transition(to, reason);
-            }
-            _ => self.env.board.set(self.status.clone()),
+        if !healthy && self.watching() {
+            self.transition(AppState::Unhealthy, reason.clone());
+            self.crashed(0, reason);
+            return;
+        }
+        if healthy && self.status.state == AppState::Unhealthy && self.current.is_none() {
+            self.transition(AppState::Running, reason);
+        } else {
+            self.env.board.set(self.status.clone());
         }
     }
 
@@ -733,6 +763,7 @@ impl AppActorState {
             return;
         }
         self.manifest = manifest;
+        self.spec_hashes = None;
         self.status.provides = self.manifest.provides.clone();
         if !self.desired.installed {
             return;
@@ -829,6 +860,10 @@ impl AppActorState {
             return false;
         }
         let at = SystemTime::now();
+        if !to.is_up() {
+            // A verdict is about one stretch of running; the next starts unknown.
+            self.status.health = Health::Unknown;
+        }
         self.status.state = to.clone();
         self.status.reason = reason.clone();
         self.status.since_ms = now_ms();

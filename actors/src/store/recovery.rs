@@ -87,4 +87,8 @@ pub struct SnapshotApp {
     pub state: String,
     pub container_id: Option<String>,
     pub spec_hash: Option<String>,
+    /// The user's word at the time, so a lost desired file cannot turn a
+    /// user-stopped app back on.
+    #[serde(default)]
+    pub user_stopped: bool,
 }

@@ -1,0 +1,495 @@
+//! The tree as the daemon runs it: boot, crash recovery, adoption, and
+//! supervisor restarts, against the mock engine under paused time.
+//!
+//! App ids are unique per test: app actors are registered by name, and the
+//! tests of one binary share ractor's registry.
+
+use std::path::Path;
+use std::time::Duration;
+
+use archy_actors::app::{AppActor, AppState};
+use archy_actors::boot::RebuildSource;
+use archy_actors::store::{BootKind, StateDir};
+use archy_actors::supervisor::{Intensity, SupervisorMsg};
+use archy_actors::tree::{Archy, Exit, Request, TreeConfig};
+use archy_runtime::mock::{MockRuntime, Op};
+use archy_runtime::{RunState, SharedRuntime};
+use ractor::call_t;
+use std::sync::Arc;
+
+const DEADLINE: Duration = Duration::from_secs(600);
+
+/// `<dir>/catalog/<id>/manifest.yml` for each id; the state lives beside it.
+fn write_catalog(dir: &Path, ids: &[&str]) {
+    for id in ids {
+        let app = dir.join("catalog").join(id);
+        std::fs::create_dir_all(&app).unwrap();
+        let yaml = format!(
+            "id: {id}\nname: {id}\nversion: '1'\ndescription: test app\ncontainer:\n  image: localhost/{id}:1\n"
+        );
+        std::fs::write(app.join("manifest.yml"), yaml).unwrap();
+    }
+}
+
+fn engine(ids: &[&str]) -> MockRuntime {
+    let mock = MockRuntime::new();
+    for id in ids {
+        mock.add_image(&format!("localhost/{id}:1"));
+    }
+    mock
+}
+
+fn config(dir: &Path) -> TreeConfig {
+    let mut config = TreeConfig::new(dir);
+    config.snapshot_every = Duration::from_millis(10);
+    config.registry.dirs = vec![dir.join("catalog")];
+    config.registry.poll_every = None;
+    config
+}
+
+async fn boot(dir: &Path, mock: &MockRuntime, ids: &[&str]) -> Archy {
+    write_catalog(dir, ids);
+    let runtime: SharedRuntime = Arc::new(mock.clone());
+    Archy::boot(config(dir), runtime).await.unwrap()
+}
+
+async fn until_state(archy: &Archy, app: &str, want: AppState) {
+    archy
+        .board()
+        .wait_for(app, |s| s.is_some_and(|s| s.state == want), DEADLINE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Poll a condition on disk; time is paused, so each step is instant.
+async fn until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn mutating_calls(mock: &MockRuntime) -> usize {
+    [Op::Create, Op::Start, Op::Stop, Op::Kill, Op::Remove]
+        .iter()
+        .map(|op| mock.calls(*op))
+        .sum()
+}
+
+fn snapshot_says(dir: &Path, app: &str, state: &str) -> bool {
+    StateDir::open(dir)
+        .unwrap()
+        .load_snapshot()
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.apps.iter().any(|a| a.app_id == app && a.state == state))
+}
+
+fn corrupt_desired(dir: &Path, app: &str) {
+    std::fs::write(dir.join("apps").join(format!("{app}.json")), b"{ not json").unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn daemon_restart_adopts_running_containers_without_recreating() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["adopt-a"]);
+    let archy = boot(tmp.path(), &mock, &["adopt-a"]).await;
+    archy
+        .request("adopt-a", Request::Install, true)
+        .await
+        .unwrap();
+    let id = mock.container("archy-adopt-a").unwrap().id;
+    archy.shutdown().await;
+
+    mock.reset_calls();
+    let archy = boot(tmp.path(), &mock, &["adopt-a"]).await;
+    assert_eq!(archy.boot_report().kind, BootKind::Clean);
+    until_state(&archy, "adopt-a", AppState::Running).await;
+    assert_eq!(
+        mock.container("archy-adopt-a").unwrap().id,
+        id,
+        "same container"
+    );
+    assert_eq!(
+        mutating_calls(&mock),
+        0,
+        "adoption must not touch the container"
+    );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_crash_recovery_skips_user_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ids = ["skip-db", "skip-web"];
+    let mock = engine(&ids);
+    let archy = boot(tmp.path(), &mock, &ids).await;
+    for id in ids {
+        archy.request(id, Request::Install, true).await.unwrap();
+    }
+    archy
+        .request("skip-web", Request::Stop, true)
+        .await
+        .unwrap();
+    archy.abort().await;
+
+    // While the daemon was down, the machine rebooted: every container exited.
+    mock.set_state("archy-skip-db", RunState::Exited, Some(0));
+    mock.set_state("archy-skip-web", RunState::Exited, Some(0));
+    mock.reset_calls();
+
+    let archy = boot(tmp.path(), &mock, &ids).await;
+    assert!(matches!(archy.boot_report().kind, BootKind::Unclean { .. }));
+    until_state(&archy, "skip-db", AppState::Running).await;
+    until_state(&archy, "skip-web", AppState::Stopped).await;
+    assert_eq!(
+        mock.container("archy-skip-web").unwrap().state,
+        RunState::Exited
+    );
+    assert_eq!(
+        mock.calls(Op::Start),
+        1,
+        "only the app the user did not stop is started"
+    );
+    assert!(archy.board().get("skip-web").unwrap().user_stopped);
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_crash_recovery_loads_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ids = ["snap-on", "snap-off"];
+    let mock = engine(&ids);
+    let archy = boot(tmp.path(), &mock, &ids).await;
+    for id in ids {
+        archy.request(id, Request::Install, true).await.unwrap();
+    }
+    archy
+        .request("snap-off", Request::Stop, true)
+        .await
+        .unwrap();
+    until("the snapshot to record the stop", || {
+        snapshot_says(tmp.path(), "snap-off", "stopped")
+    })
+    .await;
+    archy.abort().await;
+
+    // The crash also damaged both desired-state files.
+    corrupt_desired(tmp.path(), "snap-on");
+    corrupt_desired(tmp.path(), "snap-off");
+    mock.reset_calls();
+
+    let archy = boot(tmp.path(), &mock, &ids).await;
+    let report = archy.boot_report().clone();
+    assert!(report.snapshot_loaded);
+    assert_eq!(
+        report.quarantined,
+        vec!["snap-off".to_string(), "snap-on".to_string()]
+    );
+    assert_eq!(
+        report.rebuilt,
+        vec![
+            ("snap-off".to_string(), RebuildSource::Snapshot),
+            ("snap-on".to_string(), RebuildSource::Snapshot)
+        ]
+    );
+    until_state(&archy, "snap-on", AppState::Running).await;
+    until_state(&archy, "snap-off", AppState::Stopped).await;
+    assert_eq!(
+        mutating_calls(&mock),
+        0,
+        "running one adopted, stopped one left stopped"
+    );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_desired_state_without_snapshot_is_rebuilt_from_the_engine_conservatively() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ids = ["lost-up", "lost-down"];
+    let mock = engine(&ids);
+    let archy = boot(tmp.path(), &mock, &ids).await;
+    for id in ids {
+        archy.request(id, Request::Install, true).await.unwrap();
+    }
+    archy.shutdown().await;
+    // A clean exit (no snapshot read), then both files lost; one container
+    // is not running — the engine cannot say whether the user stopped it.
+    std::fs::remove_file(tmp.path().join("snapshot.json")).unwrap();
+    corrupt_desired(tmp.path(), "lost-up");
+    std::fs::remove_file(tmp.path().join("apps/lost-down.json")).unwrap();
+    mock.set_state("archy-lost-down", RunState::Exited, Some(0));
+    mock.reset_calls();
+
+    let archy = boot(tmp.path(), &mock, &ids).await;
+    assert_eq!(
+        archy.boot_report().rebuilt,
+        vec![
+            ("lost-down".to_string(), RebuildSource::Engine),
+            ("lost-up".to_string(), RebuildSource::Engine)
+        ]
+    );
+    until_state(&archy, "lost-up", AppState::Running).await;
+    until_state(&archy, "lost-down", AppState::Stopped).await;
+    assert_eq!(
+        mutating_calls(&mock),
+        0,
+        "nothing started behind the user's back"
+    );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn killed_app_actor_is_restarted_and_readopts_without_touching_the_container() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["kill-a"]);
+    let archy = boot(tmp.path(), &mock, &["kill-a"]).await;
+    archy
+        .request("kill-a", Request::Install, true)
+        .await
+        .unwrap();
+    let before = archy.app_actor("kill-a").unwrap();
+    mock.reset_calls();
+
+    before.kill();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let after = loop {
+        match archy.app_actor("kill-a") {
+            Some(actor) if actor.get_id() != before.get_id() => break actor,
+            _ => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "actor was not restarted"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    };
+    let status = ractor::call_t!(after, archy_actors::app::AppMsg::Status, 5_000).unwrap();
+    assert_eq!(status.state, AppState::Running);
+    assert_eq!(mutating_calls(&mock), 0);
+    let counts = call_t!(
+        archy.apps_supervisor().await.unwrap(),
+        SupervisorMsg::RestartCounts,
+        5_000
+    )
+    .unwrap();
+    assert_eq!(counts.by_child.get("kill-a"), Some(&1));
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn app_actor_killed_mid_stop_comes_back_and_honours_the_stop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["midstop"]);
+    let archy = boot(tmp.path(), &mock, &["midstop"]).await;
+    archy
+        .request("midstop", Request::Install, true)
+        .await
+        .unwrap();
+    mock.hold(Op::Stop);
+    archy
+        .request("midstop", Request::Stop, false)
+        .await
+        .unwrap();
+    mock.until_called(Op::Stop, 1).await;
+    archy.app_actor("midstop").unwrap().kill();
+    mock.release(Op::Stop);
+
+    until_state(&archy, "midstop", AppState::Stopped).await;
+    assert_eq!(
+        mock.container("archy-midstop").unwrap().state,
+        RunState::Exited
+    );
+    assert_eq!(
+        mock.calls(Op::Create) + mock.calls(Op::Remove),
+        1,
+        "only the install's create"
+    );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarted_apps_supervisor_respawns_every_installed_app() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ids = ["resp-a", "resp-b"];
+    let mock = engine(&ids);
+    let archy = boot(tmp.path(), &mock, &ids).await;
+    for id in ids {
+        archy.request(id, Request::Install, true).await.unwrap();
+    }
+    let old = archy.apps_supervisor().await.unwrap();
+    mock.reset_calls();
+    old.kill();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let fresh = archy.apps_supervisor().await.ok();
+        if fresh.is_some_and(|f| f.get_id() != old.get_id())
+            && ids.iter().all(|id| archy.app_actor(id).is_some())
+        {
+            break;
+        }
+        eprintln!(
+            "dbg sup={:?} a={:?} b={:?}",
+            archy.apps_supervisor().await.map(|s| s.get_id()),
+            archy.app_actor("resp-a").map(|a| a.get_id()),
+            archy.app_actor("resp-b").map(|a| a.get_id())
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "apps were not respawned"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for id in ids {
+        until_state(&archy, id, AppState::Running).await;
+    }
+    assert_eq!(mutating_calls(&mock), 0);
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn root_that_exceeds_its_restart_budget_ends_the_tree_as_escalated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config(tmp.path());
+    config.root_intensity = Intensity {
+        max_restarts: 1,
+        period: Duration::from_secs(60),
+    };
+    let runtime: SharedRuntime = Arc::new(engine(&[]));
+    let archy = Archy::boot(config, runtime).await.unwrap();
+    for _ in 0..2 {
+        let apps = loop {
+            if let Ok(apps) = archy.apps_supervisor().await {
+                break apps;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        apps.kill();
+        let _ = apps.wait(None).await;
+    }
+    assert_eq!(
+        tokio::time::timeout(DEADLINE, archy.wait()).await.unwrap(),
+        Exit::Escalated
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn uninstalled_app_actor_ends_for_good_and_is_not_restarted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["gone"]);
+    let archy = boot(tmp.path(), &mock, &["gone"]).await;
+    archy.request("gone", Request::Install, true).await.unwrap();
+    let actor = archy.app_actor("gone").unwrap();
+    archy
+        .request("gone", Request::Uninstall { purge: false }, true)
+        .await
+        .unwrap();
+    actor.wait(Some(DEADLINE)).await.unwrap();
+    let counts = call_t!(
+        archy.apps_supervisor().await.unwrap(),
+        SupervisorMsg::RestartCounts,
+        5_000
+    )
+    .unwrap();
+    assert_eq!(counts.total, 0, "an uninstall is a normal exit");
+    assert!(archy.app_actor("gone").is_none());
+    assert!(mock.container("archy-gone").is_none());
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_root_runs_registry_apps_and_health_and_a_failing_probe_restarts_the_app() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("catalog/sick");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("manifest.yml"),
+        "id: sick\nname: sick\nversion: '1'\ndescription: fails its probe\ncontainer:\n  image: localhost/sick:1\n  health:\n    exec: { cmd: [check] }\n    interval_secs: 1\n    retries: 2\n    start_period_secs: 0\n",
+    )
+    .unwrap();
+    let mock = engine(&["sick"]);
+    let archy = boot(tmp.path(), &mock, &[]).await;
+    let children = call_t!(archy.root(), SupervisorMsg::WhichChildren, 5_000).unwrap();
+    let ids: Vec<&str> = children.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["registry", "apps", "reconciler", "health"]);
+
+    archy.request("sick", Request::Install, true).await.unwrap();
+    mock.set_exec_output(
+        "archy-sick",
+        archy_runtime::ExecOutput {
+            exit_code: 1,
+            output: "not ready".into(),
+        },
+    );
+    archy
+        .board()
+        .wait_for(
+            "sick",
+            |s| s.is_some_and(|s| s.restart_count >= 1),
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+    assert!(
+        mock.calls(Op::Exec) >= 2,
+        "probed through the tree's health monitor"
+    );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_killed_container_is_restarted_through_the_trees_event_path_and_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["crashy"]);
+    let archy = boot(tmp.path(), &mock, &["crashy"]).await;
+    archy
+        .request("crashy", Request::Install, true)
+        .await
+        .unwrap();
+    mock.until_called(Op::Events, 1).await;
+
+    // Fast path: the die event reaches the app actor, which restarts it
+    // after the tracker's first backoff (5 s).
+    mock.crash("archy-crashy", 137);
+    let died_at = tokio::time::Instant::now();
+    mock.until_state("archy-crashy", RunState::Running).await;
+    assert!(
+        died_at.elapsed() < Duration::from_secs(10),
+        "restarted after {:?}",
+        died_at.elapsed()
+    );
+
+    // Safety net: an exit the events missed is found by the next pass.
+    mock.set_state("archy-crashy", RunState::Exited, Some(1));
+    archy.reconcile().await.unwrap().unwrap();
+    mock.until_state("archy-crashy", RunState::Running).await;
+    assert_eq!(archy.board().get("crashy").unwrap().restart_count, 2);
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_for_unknown_or_uninstalled_apps_are_refused_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["known"]);
+    let archy = boot(tmp.path(), &mock, &["known"]).await;
+    let err = archy
+        .request("nope", Request::Install, true)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("nope is not in the catalog"),
+        "{err}"
+    );
+    let err = archy
+        .request("known", Request::Stop, true)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not installed"), "{err}");
+    assert!(AppActor::name("known").starts_with("app:"));
+    archy.shutdown().await;
+}

@@ -1,0 +1,187 @@
+//! `archy serve`: engine, supervision tree and gateway, wired together.
+//!
+//! Start order: engine (discovered, or a Podman service Archy owns) → tree
+//! (boot recovery, one actor per installed app) → gateway. Stop order is the
+//! reverse. Containers are never stopped by a daemon exit: the next start
+//! adopts them.
+
+mod backend;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use archy_actors::registry::{parse_public_key, SignedCatalogConfig};
+use archy_actors::tree::{Archy, Exit, TreeConfig};
+use archy_rpc::{Gateway, GatewayConfig};
+use archy_runtime::podman::PodmanRuntime;
+use clap::Args;
+use tokio::signal::unix::{signal, SignalKind};
+
+pub use backend::TreeBackend;
+
+/// Exit code when the root supervisor gave up (EX_SOFTWARE): the service
+/// manager restarts Archy, which adopts the running containers.
+const EXIT_ESCALATED: u8 = 70;
+/// Exit code when Archy could not start (EX_UNAVAILABLE).
+const EXIT_CANNOT_START: u8 = 69;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where Archy keeps its state (desired state, journal, secrets, app data).
+    #[arg(long, env = "ARCHY_STATE_DIR", default_value = "/var/lib/archy")]
+    pub state_dir: PathBuf,
+    /// Catalog directories of app manifests (`<dir>/<id>/manifest.yml`).
+    #[arg(long = "catalog", value_name = "DIR", default_value = "apps/catalog")]
+    pub catalogs: Vec<PathBuf>,
+    /// The engine's socket. Default: discovered (ARCHY_ENGINE, CONTAINER_HOST,
+    /// DOCKER_HOST, the rootless then the rootful Podman socket); if none
+    /// answers and podman is installed, Archy starts and owns a service.
+    #[arg(long, value_name = "SOCKET")]
+    pub engine: Option<PathBuf>,
+    /// Address of the JSON-RPC gateway and the dashboard.
+    #[arg(long, default_value = "127.0.0.1:8420")]
+    pub listen: SocketAddr,
+    /// The dashboard's files.
+    #[arg(long, value_name = "DIR", default_value = "rpc/dashboard")]
+    pub dashboard: PathBuf,
+    /// Extra origins allowed to use the dashboard (e.g. http://archy.local:8420).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// A signed catalog file (its signature in `<file>.sig`); its apps win
+    /// over the catalog directories'.
+    #[arg(long, value_name = "FILE", requires = "catalog_key")]
+    pub signed_catalog: Option<PathBuf>,
+    /// The ed25519 public key (hex or base64) the signed catalog must verify with.
+    #[arg(long, value_name = "KEY")]
+    pub catalog_key: Option<String>,
+    /// A separate loopback listener for `/metrics`.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("archy: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_CANNOT_START);
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    if let Err(e) = std::fs::create_dir_all(&args.state_dir) {
+        tracing::error!(dir = %args.state_dir.display(), error = %e, "cannot create the state directory");
+        return ExitCode::from(EXIT_CANNOT_START);
+    }
+    let engine = match PodmanRuntime::open(args.engine.as_deref(), &args.state_dir).await {
+        Ok(engine) => engine,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(EXIT_CANNOT_START);
+        }
+    };
+    let endpoint = engine.socket().display().to_string();
+    tracing::info!(socket = %endpoint, owned = engine.owns_service(), "engine answers");
+
+    let mut config = TreeConfig::new(&args.state_dir);
+    config.registry.dirs = args.catalogs.clone();
+    config.registry.signed = match signed_catalog(&args) {
+        Ok(signed) => signed,
+        Err(message) => {
+            tracing::error!("{message}");
+            return ExitCode::from(EXIT_CANNOT_START);
+        }
+    };
+    let archy = match Archy::boot(config, Arc::new(engine)).await {
+        Ok(archy) => Arc::new(archy),
+        Err(e) => {
+            tracing::error!("cannot boot: {e}");
+            return ExitCode::from(EXIT_CANNOT_START);
+        }
+    };
+
+    let mut gateway_config = GatewayConfig::new(&args.state_dir);
+    gateway_config.listen = args.listen;
+    gateway_config.allowed_origins = args.allowed_origins.clone();
+    gateway_config.static_dir = args.dashboard.is_dir().then(|| args.dashboard.clone());
+    gateway_config.metrics_listen = args.metrics_listen;
+    let backend = Arc::new(TreeBackend::new(archy.clone(), endpoint));
+    let gateway = match Gateway::serve(gateway_config, backend).await {
+        Ok(gateway) => gateway,
+        Err(e) => {
+            tracing::error!("cannot start the gateway: {e}");
+            archy.shutdown().await;
+            return ExitCode::from(EXIT_CANNOT_START);
+        }
+    };
+    tracing::info!(
+        url = %format!("http://{}", gateway.local_addr),
+        state_dir = %args.state_dir.display(),
+        "Archy is serving"
+    );
+
+    let exit = tokio::select! {
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down; containers keep running");
+            Exit::Clean
+        }
+        exit = archy.wait() => exit,
+    };
+    if let Err(e) = gateway.shutdown().await {
+        tracing::warn!(error = %e, "gateway did not stop cleanly");
+    }
+    archy.shutdown().await;
+    match exit {
+        Exit::Clean => ExitCode::SUCCESS,
+        Exit::Escalated => {
+            tracing::error!(
+                "the root supervisor exceeded its restart budget; exiting so the service manager restarts Archy (containers keep running and will be adopted)"
+            );
+            ExitCode::from(EXIT_ESCALATED)
+        }
+    }
+}
+
+/// `--signed-catalog` with its `--catalog-key`, both or neither.
+fn signed_catalog(args: &ServeArgs) -> Result<Option<SignedCatalogConfig>, String> {
+    match (&args.signed_catalog, &args.catalog_key) {
+        (None, None) => Ok(None),
+        (Some(file), Some(key)) => {
+            let public_key = parse_public_key(key).map_err(|e| format!("--catalog-key: {e}"))?;
+            Ok(Some(SignedCatalogConfig {
+                file: file.clone(),
+                public_key,
+            }))
+        }
+        _ => Err("--signed-catalog and --catalog-key go together (docs/catalog-signing.md)".into()),
+    }
+}
+
+async fn shutdown_signal() -> &'static str {
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops Archy");
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
