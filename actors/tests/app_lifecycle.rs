@@ -299,3 +299,80 @@ async fn every_transition_is_journalled_and_published_with_its_reason() {
         assert_eq!((&t.to, &t.reason), (state, reason));
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stack_stops_in_reverse_order_each_member_with_its_own_grace() {
+    let h = Harness::new();
+    for image in ["pg", "site"] {
+        h.mock.add_image(&format!("docker.io/library/{image}:1"));
+    }
+    let m = manifest(
+        "id: blog\nname: Blog\nversion: \"1\"\nstack:\n\
+         - { name: db, tier: database, image: \"docker.io/library/pg:1\" }\n\
+         - { name: web, image: \"docker.io/library/site:1\" }\n",
+    );
+    let actor = h.installed(&m).await;
+    h.mock
+        .ignore_sigterm("archy-blog-db")
+        .ignore_sigterm("archy-blog-web");
+    let began = Instant::now();
+    stop(&actor, "blog").await.unwrap();
+    assert_eq!(began.elapsed(), Duration::from_secs(30 + 120));
+    let finished = |name: &str| h.mock.container(name).unwrap().finished_at.unwrap();
+    assert_eq!(
+        finished("archy-blog-db") - finished("archy-blog-web"),
+        Duration::from_secs(120),
+        "web first (30 s), then the database (120 s)"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_built_image_is_built_once_and_reused_while_its_context_is_unchanged() {
+    let h = Harness::new();
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("Containerfile"), "FROM scratch\n").unwrap();
+    let m = manifest(&format!(
+        "id: homemade\nname: h\nversion: \"1\"\ncontainer:\n  build: {{ context: {} }}\n",
+        context.path().display()
+    ));
+    let (actor, handle) = archy_actors::app::AppActor::spawn(h.args(&m))
+        .await
+        .unwrap();
+    install(&actor, "homemade").await.unwrap();
+    assert_eq!(h.mock.calls(Op::Build), 1);
+    uninstall(&actor, "homemade", false).await.unwrap();
+    handle.await.unwrap();
+    h.installed(&m).await;
+    assert_eq!(
+        h.mock.calls(Op::Build),
+        1,
+        "the tagged image is still there"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_manifest_for_a_stopped_app_applies_at_its_next_start() {
+    let h = Harness::new();
+    let m = single(&h, "later");
+    let actor = h.installed(&m).await;
+    stop(&actor, "later").await.unwrap();
+    let mut v2 = m.clone();
+    v2.container
+        .as_mut()
+        .unwrap()
+        .env
+        .insert("V".into(), "2".into());
+    actor
+        .cast(AppMsg::UpdateManifest(std::sync::Arc::new(v2)))
+        .unwrap();
+    assert_eq!(
+        status(&actor).await.state,
+        AppState::Stopped,
+        "still stopped"
+    );
+    assert_eq!(h.mock.calls(Op::Start), 1);
+    start(&actor, "later").await.unwrap();
+    let container = h.mock.container("archy-later").unwrap();
+    assert_eq!(container.spec.env["V"], "2");
+    assert_eq!(container.state, RunState::Running);
+}
