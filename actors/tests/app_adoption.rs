@@ -202,3 +202,40 @@ async fn a_new_manifest_recreates_a_running_app() {
         "2"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn adoption_waits_for_an_engine_that_is_not_up_yet() {
+    let h = Harness::new();
+    let m = single(&h, "patient-boot");
+    spawn_then_kill(&h, &m, false).await;
+    h.mock.set_unavailable(true);
+    h.mock.reset_calls();
+    let actor = h.respawn(&m).await;
+    let waiting = status(&actor).await;
+    assert!(
+        waiting.reason.contains("waiting for the container engine"),
+        "{}",
+        waiting.reason
+    );
+    h.mock.set_unavailable(false);
+    let adopted = h.until("patient-boot", |s| *s == AppState::Running).await;
+    assert!(adopted.reason.contains("adopted"), "{}", adopted.reason);
+    assert_eq!(mutations(&h), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_install_queued_behind_an_uninstall_is_remembered() {
+    let h = Harness::new();
+    let m = single(&h, "again");
+    let actor = h.installed(&m).await;
+    // Both in the mailbox, in this order, before either runs.
+    let uninstall = AppMsg::Uninstall {
+        purge: false,
+        reply: None,
+    };
+    actor.cast(uninstall).unwrap();
+    install(&actor, "again").await.unwrap();
+    assert_eq!(h.mock.calls(Op::Remove), 1, "the uninstall ran first");
+    assert!(h.env.desired.load("again").unwrap().unwrap().installed);
+    assert_eq!(h.state("again"), Some(AppState::Running));
+}

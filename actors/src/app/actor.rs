@@ -21,6 +21,10 @@ use super::task::OwnedTask;
 use crate::status::{now_ms, AppStatus, Health, Transition};
 use crate::store::{self, DesiredApp, RestartDecision, StoreError};
 
+/// How long to wait before looking at the containers again when the engine
+/// could not be asked at the actor's start.
+const ADOPT_RETRY: Duration = Duration::from_secs(5);
+
 /// Where an operation's outcome is sent when it finishes.
 pub type Reply = RpcReplyPort<Result<(), AppError>>;
 
@@ -79,6 +83,8 @@ pub enum AppMsg {
     },
     /// From the dependency watch of a blocked app: a dependency came up.
     DependencyReady,
+    /// Look at the containers again: the engine could not be asked at start.
+    Adopt,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -189,6 +195,8 @@ pub struct AppActorState {
     timer: Option<RestartTimer>,
     /// While blocked: waits for a dependency to come up, then retries.
     dependency_watch: Option<OwnedTask>,
+    /// The engine could not be asked at start: adoption is tried again.
+    adopt_retry: Option<OwnedTask>,
     next_id: u64,
 }
 
@@ -225,6 +233,7 @@ impl Actor for AppActor {
             queue: VecDeque::new(),
             timer: None,
             dependency_watch: None,
+            adopt_retry: None,
             next_id: 1,
         })
     }
@@ -272,6 +281,7 @@ impl Actor for AppActor {
             AppMsg::OpDone { op_id, result } => state.finish(op_id, result),
             AppMsg::RestartDue { timer_id } => state.restart_due(timer_id),
             AppMsg::DependencyReady => state.dependency_ready(),
+            AppMsg::Adopt => state.readopt().await,
         }
         Ok(())
     }
@@ -513,8 +523,11 @@ impl AppActorState {
     fn uninstalled(&mut self) {
         self.transition(AppState::Absent, "uninstalled");
         let app = self.app().to_string();
-        if let Err(e) = self.env.desired.remove(&app) {
-            tracing::error!(%app, error = %e, "cannot remove the desired-state file");
+        // An install accepted meanwhile (queued after this uninstall) holds.
+        if !self.desired.installed {
+            if let Err(e) = self.env.desired.remove(&app) {
+                tracing::error!(%app, error = %e, "cannot remove the desired-state file");
+            }
         }
         let mut tracker = self.env.tracker();
         tracker.clear(&app);
@@ -823,8 +836,11 @@ impl AppActorState {
                 }
                 Err(e) if e.is_not_found() => stale = true,
                 Err(e) => {
-                    let reason = format!("cannot look at its containers: {e}");
-                    self.transition(AppState::failed(&reason), reason);
+                    // Typically the engine is not up yet at boot: not the
+                    // app's failure. Keep what we know and look again.
+                    self.status.reason = format!("waiting for the container engine: {e}");
+                    self.env.board.set(self.status.clone());
+                    self.retry_adoption();
                     return;
                 }
             }
@@ -843,6 +859,23 @@ impl AppActorState {
             self.transition(AppState::Running, "adopted its running containers");
         } else {
             self.enqueue(Op::Start);
+        }
+    }
+
+    fn retry_adoption(&mut self) {
+        let actor = self.myself.clone();
+        self.adopt_retry = Some(OwnedTask::spawn(async move {
+            tokio::time::sleep(ADOPT_RETRY).await;
+            let _ = actor.cast(AppMsg::Adopt);
+        }));
+    }
+
+    /// A retried adoption, unless a user's operation has taken over since.
+    async fn readopt(&mut self) {
+        self.adopt_retry = None;
+        if self.status.state == AppState::Absent && self.current.is_none() && self.queue.is_empty()
+        {
+            self.adopt().await;
         }
     }
 
