@@ -74,6 +74,23 @@ async fn status_answers_at_once_while_install_and_stop_run_in_order() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_users_last_word_wins_over_an_older_identical_request() {
+    let h = Harness::new();
+    let m = single(&h, "fickle");
+    let actor = h.installed(&m).await;
+    h.mock.ignore_sigterm("archy-fickle");
+    // Stop (in flight for its 30 s grace), then start, then stop again:
+    // the second stop must not just join the first one.
+    for request in [AppMsg::Stop { reply: None }, AppMsg::Start { reply: None }] {
+        actor.cast(request).unwrap();
+    }
+    stop(&actor, "fickle").await.unwrap();
+    assert_eq!(h.mock.calls(Op::Stop), 2);
+    assert_eq!(h.state("fickle"), Some(AppState::Stopped));
+    assert!(h.env.desired.load("fickle").unwrap().unwrap().user_stopped);
+}
+
+#[tokio::test(start_paused = true)]
 async fn stop_then_start_brings_it_back_and_clears_the_users_stop() {
     let h = Harness::new();
     let m = single(&h, "toggle");

@@ -309,16 +309,20 @@ impl AppActorState {
 
     // ---- requests ------------------------------------------------------------
 
-    /// A user's request: join a duplicate, else record the user's word and
-    /// queue it (uninstall first cancels an install or heal in flight).
+    /// A user's request: join the same request if it is the latest one
+    /// accepted, else record the user's word and queue it (uninstall first
+    /// cancels an install or heal in flight).
     fn request(&mut self, op: Op, reply: Option<Reply>) {
-        if let Some(current) = self.current.as_mut().filter(|c| c.op == op) {
-            current.waiters.extend(reply);
-            return;
-        }
-        if let Some(queued) = self.queue.iter_mut().find(|q| q.op == op) {
+        // Joining an older request would let a later, conflicting one win.
+        if let Some(queued) = self.queue.back_mut().filter(|q| q.op == op) {
             queued.waiters.extend(reply);
             return;
+        }
+        if let Some(current) = self.current.as_mut().filter(|c| c.op == op) {
+            if self.queue.is_empty() {
+                current.waiters.extend(reply);
+                return;
+            }
         }
         let needs_install = !matches!(op, Op::Install | Op::Uninstall { .. });
         if needs_install && !self.desired.installed {
