@@ -257,6 +257,22 @@ async fn uninstall_keeps_data_and_secrets_and_reinstall_reuses_them() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn uninstall_removes_by_force_when_the_graceful_stop_fails() {
+    let h = Harness::new();
+    let m = single(&h, "wedged");
+    let actor = h.installed(&m).await;
+    h.mock.hold(Op::Stop);
+    let uninstalling = {
+        let actor = actor.clone();
+        tokio::spawn(async move { uninstall(&actor, "wedged", false).await })
+    };
+    // The engine never answers the stop; its deadline (grace + margin) fires.
+    h.mock.until_called(Op::Stop, 1).await;
+    assert_eq!(uninstalling.await.unwrap(), Ok(()));
+    assert!(h.mock.container("archy-wedged").is_none());
+}
+
+#[tokio::test(start_paused = true)]
 async fn uninstall_with_purge_deletes_volumes_data_and_secrets() {
     let h = Harness::new();
     let m = with_data(&h, "purged");

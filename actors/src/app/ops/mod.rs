@@ -55,9 +55,9 @@ impl Op {
     pub async fn run(self, ctx: &OpCtx, progress: &Progress) -> Result<(), OpError> {
         match self {
             Op::Install => install(ctx, progress).await,
-            Op::Start => start(ctx, progress).await,
+            Op::Start => start(ctx).await,
             Op::Stop => stop(ctx).await,
-            Op::Restart => restart(ctx, progress).await,
+            Op::Restart => restart(ctx).await,
             Op::Uninstall { purge } => uninstall(ctx, purge).await,
             Op::Heal { from } => heal(ctx, from).await,
         }
