@@ -116,6 +116,22 @@ async fn the_reconcilers_list_also_reveals_a_death() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_stale_list_read_after_an_operation_is_not_a_crash() {
+    let h = Harness::new();
+    let m = single(&h, "stale");
+    let actor = h.installed(&m).await;
+    h.mock.set_state("archy-stale", RunState::Exited, Some(0));
+    let taken_mid_restart = archy_runtime::ContainerRuntime::list_managed(&h.mock)
+        .await
+        .unwrap();
+    h.mock.set_state("archy-stale", RunState::Running, None);
+    actor.cast(AppMsg::Observe(taken_mid_restart)).unwrap();
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(h.mock.calls(Op::Start), 1);
+    assert_eq!(h.state("stale"), Some(AppState::Running));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_user_stopped_app_is_never_restarted() {
     let h = Harness::new();
     let m = single(&h, "resting");

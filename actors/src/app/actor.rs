@@ -56,10 +56,11 @@ pub enum AppMsg {
         container: String,
         exit_code: Option<i64>,
     },
-    /// From the check a `Died` started: the container is really down.
+    /// From the check a `Died` or `Observe` started: the container is
+    /// really down (`what` says how, for the user).
     DeathConfirmed {
         container: String,
-        exit_code: Option<i64>,
+        what: String,
     },
     HealthChanged {
         healthy: bool,
@@ -267,10 +268,7 @@ impl Actor for AppActor {
                 container,
                 exit_code,
             } => state.died(container, exit_code),
-            AppMsg::DeathConfirmed {
-                container,
-                exit_code,
-            } => state.death_confirmed(&container, exit_code),
+            AppMsg::DeathConfirmed { container, what } => state.death_confirmed(&container, what),
             AppMsg::HealthChanged { healthy, reason } => state.health_changed(healthy, reason),
             AppMsg::UpdateManifest(manifest) => state.update_manifest(manifest),
             AppMsg::OpProgress { op_id, to, reason } => {
@@ -568,8 +566,8 @@ impl AppActorState {
                     drifted |= wanted.get(index).is_some_and(|w| o.spec_hash != *w);
                     ids.push(o.id.clone());
                 }
-                Some(o) => return self.crashed(index, exited(name, o.exit_code)),
-                None => return self.crashed(index, format!("{name} disappeared")),
+                Some(o) => return self.died(name.clone(), o.exit_code),
+                None => return self.died(name.clone(), None),
             }
         }
         if drifted {
@@ -615,9 +613,10 @@ impl AppActorState {
         self.spec_hashes.clone().unwrap_or_default()
     }
 
-    /// A die event is only a hint (the event of the app's own stop may
-    /// arrive after that operation ended): check, off the mailbox, that the
-    /// container is really down before calling it a crash.
+    /// A die event or a list is only a hint (the event of the app's own stop
+    /// may arrive, or a list taken during an operation be read, after that
+    /// operation ended): check, off the mailbox, that the container is
+    /// really down before calling it a crash. One inspect per death seen.
     fn died(&mut self, container: String, exit_code: Option<i64>) {
         if !self.watching() || !self.member_names().contains(&container) {
             return;
@@ -625,25 +624,22 @@ impl AppActorState {
         let runtime = self.env.runtime.clone();
         let actor = self.myself.clone();
         tokio::spawn(async move {
-            let exit_code = match runtime.inspect(&container).await {
+            let what = match runtime.inspect(&container).await {
                 Ok(details) if details.state.is_running() => return,
-                Ok(details) => details.exit_code.or(exit_code),
-                Err(e) if e.is_not_found() => exit_code,
-                Err(_) => return, // unknown: the reconciler's list decides
+                Ok(details) => exited(&container, details.exit_code.or(exit_code)),
+                Err(e) if e.is_not_found() => format!("{container} disappeared"),
+                Err(_) => return, // unknown: the next list decides
             };
-            let _ = actor.cast(AppMsg::DeathConfirmed {
-                container,
-                exit_code,
-            });
+            let _ = actor.cast(AppMsg::DeathConfirmed { container, what });
         });
     }
 
-    fn death_confirmed(&mut self, container: &str, exit_code: Option<i64>) {
+    fn death_confirmed(&mut self, container: &str, what: String) {
         if !self.watching() {
             return;
         }
         if let Some(index) = self.member_names().iter().position(|n| n == container) {
-            self.crashed(index, exited(container, exit_code));
+            self.crashed(index, what);
         }
     }
 
