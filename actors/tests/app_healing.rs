@@ -210,3 +210,31 @@ async fn an_unhealthy_verdict_restarts_the_app_like_a_crash() {
     assert_eq!(path, ["unhealthy", "restarting", "restarting", "running"]);
     assert_eq!(h.mock.container("archy-pulse").unwrap().start_count, 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_engine_outage_is_waited_out_without_charging_the_app() {
+    let h = Harness::new();
+    let m = single(&h, "outage");
+    let actor = h.installed(&m).await;
+    h.mock.crash("archy-outage", 137);
+    h.mock.set_unavailable(true);
+    actor.cast(AppMsg::Start { reply: None }).unwrap();
+    let waiting = h
+        .until("outage", |s| matches!(s, AppState::Failed { .. }))
+        .await;
+    assert!(waiting.reason.contains("unavailable"), "{}", waiting.reason);
+    assert!(
+        waiting.reason.contains("trying again in 10 s"),
+        "{}",
+        waiting.reason
+    );
+    // Down for ten minutes: retried all along, never given up on.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    h.mock.set_unavailable(false);
+    h.until("outage", |s| *s == AppState::Running).await;
+    assert_eq!(
+        h.mock.container("archy-outage").unwrap().state,
+        RunState::Running
+    );
+    assert_eq!(status(&actor).await.restart_count, 0);
+}

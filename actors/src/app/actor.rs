@@ -25,6 +25,9 @@ use crate::store::{self, DesiredApp, RestartDecision, StoreError};
 /// could not be asked at the actor's start.
 const ADOPT_RETRY: Duration = Duration::from_secs(5);
 
+/// How long to wait before retrying an operation the engine could not serve.
+const ENGINE_RETRY: Duration = Duration::from_secs(10);
+
 /// Where an operation's outcome is sent when it finishes.
 pub type Reply = RpcReplyPort<Result<(), AppError>>;
 
@@ -173,9 +176,11 @@ struct Queued {
     waiters: Vec<Reply>,
 }
 
+/// An operation Archy runs by itself later: a crash restart after its
+/// backoff, or an operation retried once the engine is back.
 struct RestartTimer {
     id: u64,
-    from: usize,
+    op: Op,
     _task: OwnedTask,
 }
 
@@ -509,6 +514,13 @@ impl AppActorState {
                 self.watch_dependencies();
                 answer_all(Err(AppError::Blocked { app, reason }));
             }
+            Err(OpError::EngineDown(reason)) => {
+                // Nobody's fault and not a crash: try again, uncharged.
+                let reason = format!("{reason}; trying again in {}", secs(ENGINE_RETRY));
+                self.transition(AppState::failed(&reason), reason.clone());
+                self.schedule(done.op, ENGINE_RETRY);
+                answer_all(Err(AppError::Failed { app, reason }));
+            }
             Err(OpError::Failed(reason)) => {
                 if let Op::Heal { from } = done.op {
                     // The restart itself crashed: one more failure to count.
@@ -660,7 +672,7 @@ impl AppActorState {
             RestartDecision::RestartAfter(wait) => {
                 let reason = format!("{what}; restart {attempts} in {}", secs(wait));
                 if self.transition(AppState::Restarting, reason) {
-                    self.schedule_restart(from, wait);
+                    self.schedule(Op::Heal { from }, wait);
                 }
             }
             RestartDecision::GiveUp { attempts } => {
@@ -673,7 +685,7 @@ impl AppActorState {
         }
     }
 
-    fn schedule_restart(&mut self, from: usize, wait: Duration) {
+    fn schedule(&mut self, op: Op, wait: Duration) {
         let id = self.next_id();
         let actor = self.myself.clone();
         let task = OwnedTask::spawn(async move {
@@ -682,14 +694,14 @@ impl AppActorState {
         });
         self.timer = Some(RestartTimer {
             id,
-            from,
+            op,
             _task: task,
         });
     }
 
     fn restart_due(&mut self, timer_id: u64) {
         if let Some(timer) = self.timer.take_if(|t| t.id == timer_id) {
-            self.enqueue(Op::Heal { from: timer.from });
+            self.enqueue(timer.op);
         }
     }
 
