@@ -1,13 +1,105 @@
 //! What each subcommand does.
 
+mod events;
+mod lifecycle;
+mod logs;
+mod output;
+mod passwd;
+mod ps;
+mod quadlet;
+mod render;
 mod validate;
 
+use output::{event_line, name, print_event, table};
+
+use std::future::Future;
 use std::process::ExitCode;
 
-use crate::cli::{AppCommand, Cli, Command};
+use crate::cli::{AppCommand, Cli, Command, GlobalArgs};
+use crate::client::{ClientError, Daemon};
+
+/// The documented exit codes (see `archy --help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Failed = 1,
+    Unreachable = 3,
+    Unauthorized = 4,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+impl From<&ClientError> for Exit {
+    fn from(error: &ClientError) -> Self {
+        match error {
+            ClientError::Unreachable { .. } | ClientError::Closed { .. } => Exit::Unreachable,
+            ClientError::TokenUnreadable { .. } | ClientError::Unauthorized(_) => {
+                Exit::Unauthorized
+            }
+            ClientError::Rpc { .. } | ClientError::BadUrl { .. } | ClientError::Protocol { .. } => {
+                Exit::Failed
+            }
+        }
+    }
+}
 
 pub fn run(cli: Cli) -> ExitCode {
+    let global = &cli.global;
     match cli.command {
         Command::App(AppCommand::Validate(args)) => validate::run(&args),
+        Command::App(AppCommand::Render(args)) => render::run(global, &args).into(),
+        Command::Passwd => passwd::run(global).into(),
+        Command::Ps => talk(global, |daemon| ps::run(daemon, global)),
+        Command::Install(args) => talk(global, |daemon| {
+            lifecycle::run(daemon, global, lifecycle::install(args))
+        }),
+        Command::Start(args) => talk(global, |daemon| {
+            lifecycle::run(daemon, global, lifecycle::start(args))
+        }),
+        Command::Stop(args) => talk(global, |daemon| {
+            lifecycle::run(daemon, global, lifecycle::stop(args))
+        }),
+        Command::Restart(args) => talk(global, |daemon| {
+            lifecycle::run(daemon, global, lifecycle::restart(args))
+        }),
+        Command::Uninstall(args) => talk(global, |daemon| {
+            lifecycle::run(daemon, global, lifecycle::uninstall(args))
+        }),
+        Command::Logs(args) => talk(global, |daemon| logs::run(daemon, global, args)),
+        Command::Events(args) => talk(global, |daemon| events::run(daemon, global, args)),
+    }
+}
+
+/// Connect to the daemon, run `command` against it, and turn any client
+/// error into its message and exit code.
+fn talk<F, Fut>(global: &GlobalArgs, command: F) -> ExitCode
+where
+    F: FnOnce(Daemon) -> Fut,
+    Fut: Future<Output = Result<Exit, ClientError>>,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("archy: cannot start the async runtime: {error}");
+            return Exit::Failed.into();
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let daemon = Daemon::connect(&global.url, &global.state_dir()).await?;
+        command(daemon).await
+    });
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(error) => {
+            eprintln!("archy: {error}");
+            Exit::from(&error).into()
+        }
     }
 }
