@@ -95,12 +95,13 @@ pub async fn run(
     let _subscription: String = socket
         .call("events.subscribe", json!({ "id": app }))
         .await?;
+    // Already where it was asked to go: the operation moves nothing, so no
+    // transition will come. A restart always moves.
+    let restart = matches!(request.operation, Operation::Restart { .. });
+    let already_there = !restart && state_of(&mut socket, &app).await? == request.target();
     let accepted: Accepted = socket.call(&request.method(), request.params()).await?;
     report_accepted(global, &accepted);
-    // Already where it was asked to go: no transition will come. A restart
-    // always moves, so it is followed whatever the state is now.
-    let restart = matches!(request.operation, Operation::Restart { .. });
-    if !restart && state_of(&mut socket, &app).await? == request.target() {
+    if already_there {
         return Ok(finish(global, &app, Outcome::Reached(request.target())));
     }
     loop {
