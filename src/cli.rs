@@ -66,6 +66,8 @@ impl GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: engine, supervision tree, JSON-RPC gateway, dashboard.
+    Serve(crate::daemon::ServeArgs),
     /// List apps: state, health, ports, restarts and why (installed first).
     Ps,
     /// Install an app from the catalog and start it.
