@@ -282,9 +282,9 @@ pub async fn archy(args: &[&str], stdin: Option<&str>) -> Run {
         input.write_all(text.as_bytes()).await.unwrap();
     }
     drop(input);
-    let output: Output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+    let output: Output = tokio::time::timeout(Duration::from_secs(300), child.wait_with_output())
         .await
-        .unwrap_or_else(|_| panic!("archy {args:?} did not finish within 60 s"))
+        .unwrap_or_else(|_| panic!("archy {args:?} did not finish within 300 s"))
         .unwrap();
     Run {
         code: output.status.code().unwrap_or(-1),
