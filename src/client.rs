@@ -34,7 +34,7 @@ pub enum ClientError {
         path.display()
     )]
     TokenUnreadable { path: PathBuf, source: io::Error },
-    #[error("the daemon refused the credentials: {0}")]
+    #[error("the daemon refused the credentials: {0} (is --state-dir the running daemon's?)")]
     Unauthorized(String),
     #[error("{message}")]
     Rpc { code: i64, message: String },

@@ -27,6 +27,17 @@ async fn ps_lists_installed_apps_first_in_a_table() {
 }
 
 #[tokio::test]
+async fn ps_with_nothing_installed_says_how_to_install() {
+    let daemon = Daemon::start(&[]).await;
+    let run = daemon.archy(&["ps"]).await;
+    run.assert_code(0);
+    assert_eq!(
+        run.stdout,
+        "no apps installed; `archy install <id>` installs one from the catalog\n"
+    );
+}
+
+#[tokio::test]
 async fn ps_json_is_the_container_list_for_scripts() {
     let daemon = Daemon::start(&[("demo-web", Running)]).await;
     let run = daemon.archy(&["ps", "--json"]).await;

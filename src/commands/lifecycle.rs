@@ -9,7 +9,7 @@ use archy_rpc::{Accepted, AppState, ContainerList, Operation};
 use serde_json::{json, Value};
 
 use super::{name, print_event, Exit};
-use crate::cli::{GlobalArgs, LifecycleArgs, UninstallArgs};
+use crate::cli::GlobalArgs;
 use crate::client::{ClientError, Daemon, Push, Socket};
 
 /// One lifecycle request, as typed.
@@ -18,45 +18,11 @@ pub struct Request {
     wait: bool,
 }
 
-pub fn install(args: LifecycleArgs) -> Request {
-    Request {
-        operation: Operation::Install { app: args.id },
-        wait: args.wait,
-    }
-}
-
-pub fn start(args: LifecycleArgs) -> Request {
-    Request {
-        operation: Operation::Start { app: args.id },
-        wait: args.wait,
-    }
-}
-
-pub fn stop(args: LifecycleArgs) -> Request {
-    Request {
-        operation: Operation::Stop { app: args.id },
-        wait: args.wait,
-    }
-}
-
-pub fn restart(args: LifecycleArgs) -> Request {
-    Request {
-        operation: Operation::Restart { app: args.id },
-        wait: args.wait,
-    }
-}
-
-pub fn uninstall(args: UninstallArgs) -> Request {
-    Request {
-        operation: Operation::Uninstall {
-            app: args.app.id,
-            purge: args.purge,
-        },
-        wait: args.app.wait,
-    }
-}
-
 impl Request {
+    pub fn new(operation: Operation, wait: bool) -> Self {
+        Self { operation, wait }
+    }
+
     fn method(&self) -> String {
         format!("package.{}", name(self.operation.kind()))
     }
@@ -203,19 +169,23 @@ mod tests {
 
     #[test]
     fn each_operation_names_its_method_and_target() {
-        let args = |id: &str| LifecycleArgs {
-            id: id.into(),
-            wait: true,
-        };
-        let uninstall = uninstall(UninstallArgs {
-            app: args("lnd"),
-            purge: true,
-        });
+        let app = || "lnd".to_string();
+        let uninstall = Request::new(
+            Operation::Uninstall {
+                app: app(),
+                purge: true,
+            },
+            true,
+        );
         assert_eq!(uninstall.method(), "package.uninstall");
         assert_eq!(uninstall.params(), json!({ "id": "lnd", "purge": true }));
         assert_eq!(uninstall.target(), AppState::Absent);
-        assert_eq!(stop(args("lnd")).target(), AppState::Stopped);
-        assert_eq!(restart(args("lnd")).method(), "package.restart");
-        assert_eq!(install(args("lnd")).params(), json!({ "id": "lnd" }));
+        let stop = Request::new(Operation::Stop { app: app() }, true);
+        assert_eq!(stop.target(), AppState::Stopped);
+        let restart = Request::new(Operation::Restart { app: app() }, true);
+        assert_eq!(restart.method(), "package.restart");
+        assert_eq!(restart.target(), AppState::Running);
+        let install = Request::new(Operation::Install { app: app() }, false);
+        assert_eq!(install.params(), json!({ "id": "lnd" }));
     }
 }

@@ -15,6 +15,8 @@ use output::{event_line, name, print_event, table};
 use std::future::Future;
 use std::process::ExitCode;
 
+use archy_rpc::Operation;
+
 use crate::cli::{AppCommand, Cli, Command, GlobalArgs};
 use crate::client::{ClientError, Daemon};
 
@@ -55,24 +57,25 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::App(AppCommand::Render(args)) => render::run(global, &args).into(),
         Command::Passwd => passwd::run(global).into(),
         Command::Ps => talk(global, |daemon| ps::run(daemon, global)),
-        Command::Install(args) => talk(global, |daemon| {
-            lifecycle::run(daemon, global, lifecycle::install(args))
-        }),
-        Command::Start(args) => talk(global, |daemon| {
-            lifecycle::run(daemon, global, lifecycle::start(args))
-        }),
-        Command::Stop(args) => talk(global, |daemon| {
-            lifecycle::run(daemon, global, lifecycle::stop(args))
-        }),
-        Command::Restart(args) => talk(global, |daemon| {
-            lifecycle::run(daemon, global, lifecycle::restart(args))
-        }),
-        Command::Uninstall(args) => talk(global, |daemon| {
-            lifecycle::run(daemon, global, lifecycle::uninstall(args))
-        }),
+        Command::Install(args) => lifecycle(global, Operation::Install { app: args.id }, args.wait),
+        Command::Start(args) => lifecycle(global, Operation::Start { app: args.id }, args.wait),
+        Command::Stop(args) => lifecycle(global, Operation::Stop { app: args.id }, args.wait),
+        Command::Restart(args) => lifecycle(global, Operation::Restart { app: args.id }, args.wait),
+        Command::Uninstall(args) => {
+            let operation = Operation::Uninstall {
+                app: args.app.id,
+                purge: args.purge,
+            };
+            lifecycle(global, operation, args.app.wait)
+        }
         Command::Logs(args) => talk(global, |daemon| logs::run(daemon, global, args)),
         Command::Events(args) => talk(global, |daemon| events::run(daemon, global, args)),
     }
+}
+
+fn lifecycle(global: &GlobalArgs, operation: Operation, wait: bool) -> ExitCode {
+    let request = lifecycle::Request::new(operation, wait);
+    talk(global, |daemon| lifecycle::run(daemon, global, request))
 }
 
 /// Connect to the daemon, run `command` against it, and turn any client

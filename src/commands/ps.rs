@@ -18,6 +18,10 @@ pub async fn run(daemon: Daemon, global: &GlobalArgs) -> Result<Exit, ClientErro
     if !list.engine_reachable {
         eprintln!("warning: the container engine does not answer; states are the last known");
     }
+    if list.apps.is_empty() {
+        println!("no apps installed; `archy install <id>` installs one from the catalog");
+        return Ok(Exit::Ok);
+    }
     print!("{}", render(&list.apps));
     Ok(Exit::Ok)
 }
