@@ -1,11 +1,15 @@
 //! `archy app render <file> [--secrets]`: the containers Archy would create
 //! for a manifest, rendered by the very code the daemon uses.
 
+use std::path::Path;
+
 use archy_actors::app::render::{self, ImagePlan, MemberSpec};
 use archy_actors::secrets::{FileSecrets, SecretSource};
 use archy_actors::store::StoreError;
 use archy_apps::{load_manifest, Manifest};
-use serde_json::{json, Value};
+use archy_runtime::ContainerSpec;
+use serde::Serialize;
+use serde_json::json;
 
 use super::{quadlet, Exit};
 use crate::cli::{GlobalArgs, RenderArgs};
@@ -48,47 +52,57 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs) -> Exit {
             return Exit::Failed;
         }
     };
-    let rendered: Vec<Value> = members.iter().map(describe).collect();
+    let rendered: Vec<Rendered> = members.iter().map(Rendered::of).collect();
     if global.json {
         println!("{}", json!(rendered));
         return Exit::Ok;
     }
     for member in &rendered {
-        println!(
-            "# {} — container spec",
-            member["spec"]["name"].as_str().unwrap_or_default()
-        );
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&member["spec"]).unwrap_or_default()
-        );
-        println!();
-        println!("# {}", member["quadlet_file"].as_str().unwrap_or_default());
-        print!("{}", member["quadlet"].as_str().unwrap_or_default());
-        println!();
+        let spec = serde_json::to_string_pretty(&member.spec).unwrap_or_default();
+        println!("# {} — container spec\n{spec}\n", member.spec.name);
+        println!("# {}\n{}", member.quadlet_file, member.quadlet);
     }
     Exit::Ok
 }
 
 /// One member: its spec, how its image is had, and its Quadlet unit.
-fn describe(member: &MemberSpec) -> Value {
-    let build = match &member.image {
-        ImagePlan::Pull => Value::Null,
-        ImagePlan::Build {
-            context,
-            containerfile,
-            context_hash,
-        } => json!({
-            "context": context,
-            "containerfile": containerfile,
-            "context_hash": context_hash,
-        }),
-    };
-    json!({
-        "member": member.member,
-        "spec": member.spec,
-        "build": build,
-        "quadlet_file": format!("{}.container", member.spec.name),
-        "quadlet": quadlet::unit(member),
-    })
+#[derive(Serialize)]
+struct Rendered<'a> {
+    member: &'a str,
+    spec: &'a ContainerSpec,
+    /// `null` when the image is pulled.
+    build: Option<Build<'a>>,
+    quadlet_file: String,
+    quadlet: String,
+}
+
+#[derive(Serialize)]
+struct Build<'a> {
+    context: &'a Path,
+    containerfile: &'a str,
+    context_hash: &'a str,
+}
+
+impl<'a> Rendered<'a> {
+    fn of(member: &'a MemberSpec) -> Self {
+        let build = match &member.image {
+            ImagePlan::Pull => None,
+            ImagePlan::Build {
+                context,
+                containerfile,
+                context_hash,
+            } => Some(Build {
+                context,
+                containerfile,
+                context_hash,
+            }),
+        };
+        Self {
+            member: &member.member,
+            spec: &member.spec,
+            build,
+            quadlet_file: format!("{}.container", member.spec.name),
+            quadlet: quadlet::unit(member),
+        }
+    }
 }
