@@ -75,10 +75,12 @@ impl Served {
             state_dir,
             log,
         };
-        if tokio::time::timeout(SERVE_READY, serving).await.is_err() {
+        // Err: the daemon exited (its output closed) or hung before serving.
+        if !matches!(tokio::time::timeout(SERVE_READY, serving).await, Ok(Ok(()))) {
             panic!(
-                "`archy serve` did not start within {SERVE_READY:?}; does a container engine \
-                 answer (scripts/setup.sh --socket)? Set ARCHY_SKIP_ENGINE_TESTS=1 to skip.\n{}",
+                "`archy serve` did not start serving within {SERVE_READY:?}; does a container \
+                 engine answer (scripts/setup.sh --socket)? Set ARCHY_SKIP_ENGINE_TESTS=1 to \
+                 skip.\n{}",
                 served.log()
             );
         }
