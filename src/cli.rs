@@ -69,23 +69,33 @@ pub enum Command {
     /// Run the daemon: engine, supervision tree, JSON-RPC gateway, dashboard.
     Serve(crate::daemon::ServeArgs),
     /// List apps: state, health, ports, restarts and why (installed first).
+    #[command(after_help = EXIT_CODES)]
     Ps,
     /// Install an app from the catalog and start it.
+    #[command(after_help = EXIT_CODES)]
     Install(LifecycleArgs),
     /// Start a stopped app.
+    #[command(after_help = EXIT_CODES)]
     Start(LifecycleArgs),
     /// Stop an app; it stays stopped until you start it.
+    #[command(after_help = EXIT_CODES)]
     Stop(LifecycleArgs),
     /// Stop then start an app.
+    #[command(after_help = EXIT_CODES)]
     Restart(LifecycleArgs),
     /// Remove an app's containers; its data is kept unless --purge.
+    #[command(after_help = EXIT_CODES)]
     Uninstall(UninstallArgs),
     /// Print the last lines of an app's log.
+    #[command(after_help = EXIT_CODES)]
     Logs(LogsArgs),
     /// Print the event journal (every state change, with its reason).
+    #[command(after_help = EXIT_CODES)]
     Events(EventsArgs),
-    /// Set the dashboard password (read twice from the terminal, or one line
-    /// from standard input when it is not a terminal).
+    /// Set the dashboard password.
+    ///
+    /// Read twice without echo from the terminal, or one line from standard
+    /// input when it is not a terminal (for scripts).
     Passwd,
     /// Work with app manifests.
     #[command(subcommand)]

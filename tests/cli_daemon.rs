@@ -27,6 +27,23 @@ async fn ps_lists_installed_apps_first_in_a_table() {
 }
 
 #[tokio::test]
+async fn ps_warns_that_states_are_the_last_known_when_the_engine_is_down() {
+    let daemon = Daemon::start(&[("demo-web", Running)]).await;
+    daemon
+        .backend
+        .engine_reachable
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    let run = daemon.archy(&["ps"]).await;
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("engine does not answer"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("demo-web"), "{}", run.stdout);
+}
+
+#[tokio::test]
 async fn ps_with_nothing_installed_says_how_to_install() {
     let daemon = Daemon::start(&[]).await;
     let run = daemon.archy(&["ps"]).await;

@@ -131,3 +131,18 @@ fn quote(word: &str) -> String {
     let inner = escaped.replace('\\', "\\\\").replace('"', "\\\"");
     format!("\"{inner}\"")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn words_are_quoted_only_when_needed_and_never_expanded_by_systemd() {
+        assert_eq!(quote("/db.sh"), "/db.sh");
+        assert_eq!(quote("a b"), "\"a b\"");
+        assert_eq!(quote(""), "\"\"");
+        assert_eq!(quote("100%"), "100%%");
+        assert_eq!(quote("$HOME"), "$$HOME");
+        assert_eq!(quote(r#"say "hi""#), r#""say \"hi\"""#);
+    }
+}

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +19,8 @@ use tokio::sync::broadcast;
 /// - "broken" fails its install (like a pull with no registry);
 /// - "ghost" does not exist.
 pub struct ScriptedBackend {
+    /// What `container.list` says of the engine.
+    pub engine_reachable: AtomicBool,
     states: Mutex<BTreeMap<String, AppState>>,
     calls: Mutex<Vec<String>>,
     events: broadcast::Sender<Event>,
@@ -27,6 +30,7 @@ pub struct ScriptedBackend {
 impl ScriptedBackend {
     pub fn new(apps: &[(&str, AppState)]) -> Arc<Self> {
         Arc::new(Self {
+            engine_reachable: AtomicBool::new(true),
             states: Mutex::new(apps.iter().map(|(id, s)| (id.to_string(), *s)).collect()),
             calls: Mutex::new(Vec::new()),
             events: broadcast::channel(64).0,
@@ -113,7 +117,7 @@ impl Backend for ScriptedBackend {
             })
             .collect();
         Ok(ContainerList {
-            engine_reachable: true,
+            engine_reachable: self.engine_reachable.load(Ordering::Relaxed),
             apps,
         })
     }
