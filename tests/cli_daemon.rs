@@ -210,6 +210,18 @@ async fn install_wait_exits_1_with_the_reason_when_the_app_fails() {
 }
 
 #[tokio::test]
+async fn start_wait_exits_1_when_a_stopped_dependency_blocks_the_app() {
+    let daemon = Daemon::start(&[("needs-db", Stopped)]).await;
+    let run = daemon.archy(&["start", "needs-db", "--wait"]).await;
+    run.assert_code(1);
+    assert!(run.stdout.contains("starting -> blocked"), "{}", run.stdout);
+    assert_eq!(
+        run.stderr.trim(),
+        "archy: needs-db is blocked: dependency db is stopped; start it first"
+    );
+}
+
+#[tokio::test]
 async fn wait_on_an_app_already_in_the_target_state_returns_at_once() {
     let daemon = Daemon::start(&[("demo-web", Running)]).await;
     let run = daemon.archy(&["start", "demo-web", "--wait"]).await;

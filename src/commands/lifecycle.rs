@@ -3,7 +3,8 @@
 //! Without `--wait` the daemon queues the operation and we return. With it we
 //! subscribe to the app's events first (so no transition can slip between
 //! the submit and the subscription), submit on the same WebSocket, and follow
-//! the transitions until the app reaches the operation's target state or fails.
+//! the transitions until the app reaches the operation's target state, fails,
+//! or is blocked by a dependency the user stopped.
 
 use archy_rpc::{Accepted, AppState, ContainerList, Operation};
 use serde_json::{json, Value};
@@ -95,6 +96,8 @@ pub async fn run(
 enum Outcome {
     Reached(AppState),
     Failed(String),
+    /// A dependency is stopped; Archy will not start it behind the user's back.
+    Blocked(String),
 }
 
 impl Outcome {
@@ -104,6 +107,8 @@ impl Outcome {
             Some(Self::Reached(target))
         } else if state == AppState::Failed {
             Some(Self::Failed(reason.to_string()))
+        } else if state == AppState::Blocked {
+            Some(Self::Blocked(reason.to_string()))
         } else {
             None
         }
@@ -120,6 +125,10 @@ fn finish(global: &GlobalArgs, app: &str, outcome: Outcome) -> Exit {
         }
         Outcome::Failed(reason) => {
             eprintln!("archy: {app} failed: {reason}");
+            Exit::Failed
+        }
+        Outcome::Blocked(reason) => {
+            eprintln!("archy: {app} is blocked: {reason}");
             Exit::Failed
         }
     }
@@ -153,7 +162,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_operation_ends_at_its_target_or_at_failed() {
+    fn an_operation_ends_at_its_target_or_when_failed_or_blocked() {
         let running = AppState::Running;
         assert_eq!(
             Outcome::of(AppState::Running, running, "ok"),
@@ -162,6 +171,10 @@ mod tests {
         assert_eq!(
             Outcome::of(AppState::Failed, running, "pull failed"),
             Some(Outcome::Failed("pull failed".into()))
+        );
+        assert_eq!(
+            Outcome::of(AppState::Blocked, running, "dependency db is stopped"),
+            Some(Outcome::Blocked("dependency db is stopped".into()))
         );
         assert_eq!(Outcome::of(AppState::Installing, running, ""), None);
         assert_eq!(Outcome::of(AppState::Unhealthy, running, ""), None);

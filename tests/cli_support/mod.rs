@@ -17,6 +17,7 @@ use tokio::sync::broadcast;
 /// Apps and their states, and what each operation does to them:
 /// - "demo-web" installs and starts fine;
 /// - "broken" fails its install (like a pull with no registry);
+/// - "needs-db" is blocked on start (its dependency is stopped);
 /// - "ghost" does not exist.
 pub struct ScriptedBackend {
     /// What `container.list` says of the engine.
@@ -147,6 +148,14 @@ impl Backend for ScriptedBackend {
                 self.transition(&app, AppState::Running, "verified running");
             }
             Operation::Start { .. } if self.state(&app) == AppState::Running => {}
+            Operation::Start { .. } if app == "needs-db" => {
+                self.transition(&app, AppState::Starting, "start requested by user");
+                self.transition(
+                    &app,
+                    AppState::Blocked,
+                    "dependency db is stopped; start it first",
+                );
+            }
             Operation::Start { .. } | Operation::Restart { .. } => {
                 self.transition(&app, AppState::Restarting, "restart requested by user");
                 self.transition(&app, AppState::Running, "verified running");
