@@ -10,8 +10,6 @@ mod quadlet;
 mod render;
 mod validate;
 
-use output::{event_line, name, print_event, table};
-
 use std::future::Future;
 use std::process::ExitCode;
 
@@ -19,6 +17,7 @@ use archy_rpc::Operation;
 
 use crate::cli::{AppCommand, Cli, Command, GlobalArgs};
 use crate::client::{ClientError, Daemon};
+use output::{event_line, name, print_event, table};
 
 /// The documented exit codes (see `archy --help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
