@@ -18,6 +18,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: engine, supervision tree, JSON-RPC gateway, dashboard.
+    Serve(crate::daemon::ServeArgs),
     /// Work with app manifests.
     #[command(subcommand)]
     App(AppCommand),

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod boot;
+pub mod registry;
 pub mod secrets;
 pub mod status;
 pub mod store;

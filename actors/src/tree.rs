@@ -16,6 +16,7 @@ use std::time::Duration;
 use archy_apps::{Catalog, Manifest};
 use archy_runtime::SharedRuntime;
 use ractor::{call_t, ActorCell, ActorRef};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app::{ask, AppActor, AppArgs, AppConfig, AppEnv, AppError, AppMsg};
@@ -33,6 +34,8 @@ const SUPERVISOR_CALL_MS: u64 = 10_000;
 #[derive(Debug, Clone)]
 pub struct TreeConfig {
     pub state_dir: PathBuf,
+    /// Catalog directories, re-read by [`Archy::reload_catalog`].
+    pub catalog_dirs: Vec<PathBuf>,
     pub app: AppConfig,
     /// Restart budget of the root: past it the daemon exits non-zero.
     pub root_intensity: Intensity,
@@ -46,6 +49,7 @@ impl TreeConfig {
     pub fn new(state_dir: impl Into<PathBuf>) -> Self {
         TreeConfig {
             state_dir: state_dir.into(),
+            catalog_dirs: Vec::new(),
             app: AppConfig::default(),
             root_intensity: Intensity {
                 max_restarts: 3,
@@ -86,10 +90,12 @@ pub enum Exit {
 /// The running tree. Cheap to share (`Arc<Archy>`).
 pub struct Archy {
     root: ActorRef<SupervisorMsg>,
-    root_task: Mutex<Option<JoinHandle<()>>>,
+    /// Turns true when the root has stopped, for whatever reason.
+    root_ended: watch::Receiver<bool>,
     env: AppEnv,
     catalog: Arc<RwLock<Catalog>>,
     state: StateDir,
+    catalog_dirs: Vec<PathBuf>,
     pid_file: Mutex<Option<PidFile>>,
     snapshot_task: JoinHandle<()>,
     boot: BootReport,
@@ -120,13 +126,19 @@ impl Archy {
             children: vec![apps],
         };
         let (root, root_task) = Supervisor::start(None, root_args).await?;
+        let (ended, root_ended) = watch::channel(false);
+        tokio::spawn(async move {
+            let _ = root_task.await;
+            let _ = ended.send(true);
+        });
         let snapshot_task = spawn_snapshot_writer(state.clone(), board, config.snapshot_every);
         Ok(Archy {
             root,
-            root_task: Mutex::new(Some(root_task)),
+            root_ended,
             env,
             catalog,
             state,
+            catalog_dirs: config.catalog_dirs.clone(),
             pid_file: Mutex::new(Some(pid_file)),
             snapshot_task,
             boot,
@@ -151,8 +163,59 @@ impl Archy {
     }
 
     pub fn manifest(&self, app: &str) -> Option<Arc<Manifest>> {
-        let catalog = self.catalog.read().unwrap_or_else(PoisonError::into_inner);
-        catalog.get(app).cloned().map(Arc::new)
+        self.catalog().get(app).cloned().map(Arc::new)
+    }
+
+    /// The catalog as it is now.
+    pub fn catalog(&self) -> Catalog {
+        self.catalog
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Re-read the catalog directories. A changed manifest reaches its app
+    /// actor (which recreates on spec drift, keeping data); a removed one
+    /// never uninstalls anything.
+    pub fn reload_catalog(&self) -> CatalogReload {
+        let mut fresh = Catalog::default();
+        let mut errors = Vec::new();
+        for dir in &self.catalog_dirs {
+            let load = Catalog::load_dir(dir);
+            errors.extend(load.errors);
+            errors.extend(fresh.merge(load.catalog));
+        }
+        let old = std::mem::replace(
+            &mut *self.catalog.write().unwrap_or_else(PoisonError::into_inner),
+            fresh.clone(),
+        );
+        let mut report = CatalogReload {
+            errors,
+            ..Default::default()
+        };
+        for m in fresh.iter() {
+            match old.get(&m.id) {
+                None => report.added.push(m.id.clone()),
+                Some(before) if before.content_hash() != m.content_hash() => {
+                    report.changed.push(m.id.clone());
+                    if let Some(actor) = self.app_actor(&m.id) {
+                        let _ = actor.cast(AppMsg::UpdateManifest(Arc::new(m.clone())));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        report.removed = old
+            .ids()
+            .filter(|id| fresh.get(id).is_none())
+            .map(String::from)
+            .collect();
+        for id in &report.removed {
+            if self.app_actor(id).is_some() {
+                tracing::warn!(app = %id, "manifest removed from the catalog; the installed app is kept (orphaned)");
+            }
+        }
+        report
     }
 
     /// Every app's last-known status, without asking an actor or the engine.
@@ -234,16 +297,10 @@ impl Archy {
     }
 
     /// Wait until the tree ends: `Clean` after [`Archy::shutdown`], or
-    /// `Escalated` when the root gave up.
+    /// `Escalated` when the root gave up. Cancel-safe: it may be raced
+    /// against a signal and called again.
     pub async fn wait(&self) -> Exit {
-        let task = self
-            .root_task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        let _ = self.root_ended.clone().wait_for(|ended| *ended).await;
         if self.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
             Exit::Clean
         } else {
@@ -257,14 +314,7 @@ impl Archy {
     pub async fn abort(&self) {
         self.snapshot_task.abort();
         self.root.kill();
-        let task = self
-            .root_task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        let _ = self.root_ended.clone().wait_for(|ended| *ended).await;
         // Forget the pid file without removing it, as a killed process would.
         let pid_file = self
             .pid_file
@@ -300,6 +350,15 @@ impl Archy {
             }
         }
     }
+}
+
+/// What a catalog reload changed.
+#[derive(Debug, Default)]
+pub struct CatalogReload {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    pub errors: Vec<archy_apps::ManifestError>,
 }
 
 /// A lifecycle request from a user.

@@ -382,6 +382,30 @@ async fn root_that_exceeds_its_restart_budget_ends_the_tree_as_escalated() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn uninstalled_app_actor_ends_for_good_and_is_not_restarted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["gone"]);
+    let archy = boot(tmp.path(), &mock, &["gone"]).await;
+    archy.request("gone", Request::Install, true).await.unwrap();
+    let actor = archy.app_actor("gone").unwrap();
+    archy
+        .request("gone", Request::Uninstall { purge: false }, true)
+        .await
+        .unwrap();
+    actor.wait(Some(DEADLINE)).await.unwrap();
+    let counts = call_t!(
+        archy.apps_supervisor().await.unwrap(),
+        SupervisorMsg::RestartCounts,
+        5_000
+    )
+    .unwrap();
+    assert_eq!(counts.total, 0, "an uninstall is a normal exit");
+    assert!(archy.app_actor("gone").is_none());
+    assert!(mock.container("archy-gone").is_none());
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn requests_for_unknown_or_uninstalled_apps_are_refused_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let mock = engine(&["known"]);

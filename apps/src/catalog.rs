@@ -112,8 +112,9 @@ impl Catalog {
 
     /// Admits `incoming` in order: an app clashing (id, host port) with one
     /// already here or admitted before it is refused; then apps whose
-    /// dependencies do not resolve are refused until none are left.
-    fn admit(&mut self, incoming: Vec<Manifest>) -> Vec<ManifestError> {
+    /// dependencies do not resolve are refused until none are left. The
+    /// refused apps are reported; the others are added.
+    pub fn admit(&mut self, incoming: Vec<Manifest>) -> Vec<ManifestError> {
         let mut errors = Vec::new();
         let mut accepted: Vec<Manifest> = Vec::new();
         for m in incoming {

@@ -120,6 +120,8 @@ pub enum AppState {
     Stopping,
     Stopped,
     Uninstalling,
+    /// Waiting on a dependency that is missing or that the user stopped.
+    Blocked,
     Failed,
 }
 

@@ -8,6 +8,7 @@ use crate::cli::{AppCommand, Cli, Command};
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Serve(args) => crate::daemon::run(args),
         Command::App(AppCommand::Validate(args)) => validate::run(&args),
     }
 }

@@ -455,7 +455,8 @@ impl AppActorState {
                     self.uninstalled();
                     answer_all(Ok(()));
                     if self.queue.is_empty() {
-                        self.myself.stop(Some("uninstalled".into()));
+                        // A normal exit: the supervisor must not restart it.
+                        self.myself.stop(Some("normal".into()));
                     } else {
                         self.pump();
                     }

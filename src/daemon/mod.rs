@@ -1,0 +1,172 @@
+//! `archy serve`: engine, supervision tree and gateway, wired together.
+//!
+//! Start order: engine (discovered, or a Podman service Archy owns) → tree
+//! (boot recovery, one actor per installed app) → gateway. Stop order is the
+//! reverse. Containers are never stopped by a daemon exit: the next start
+//! adopts them.
+
+mod backend;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use archy_actors::tree::{Archy, Exit, TreeConfig};
+use archy_apps::Catalog;
+use archy_rpc::{Gateway, GatewayConfig};
+use archy_runtime::podman::PodmanRuntime;
+use clap::Args;
+use tokio::signal::unix::{signal, SignalKind};
+
+pub use backend::TreeBackend;
+
+/// Exit code when the root supervisor gave up (EX_SOFTWARE): the service
+/// manager restarts Archy, which adopts the running containers.
+const EXIT_ESCALATED: u8 = 70;
+/// Exit code when Archy could not start (EX_UNAVAILABLE).
+const EXIT_CANNOT_START: u8 = 69;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where Archy keeps its state (desired state, journal, secrets, app data).
+    #[arg(long, env = "ARCHY_STATE_DIR", default_value = "/var/lib/archy")]
+    pub state_dir: PathBuf,
+    /// Catalog directories of app manifests (`<dir>/<id>/manifest.yml`).
+    #[arg(long = "catalog", value_name = "DIR", default_value = "apps/catalog")]
+    pub catalogs: Vec<PathBuf>,
+    /// The engine's socket. Default: discovered (ARCHY_ENGINE, CONTAINER_HOST,
+    /// DOCKER_HOST, the rootless then the rootful Podman socket); if none
+    /// answers and podman is installed, Archy starts and owns a service.
+    #[arg(long, value_name = "SOCKET")]
+    pub engine: Option<PathBuf>,
+    /// Address of the JSON-RPC gateway and the dashboard.
+    #[arg(long, default_value = "127.0.0.1:8420")]
+    pub listen: SocketAddr,
+    /// The dashboard's files.
+    #[arg(long, value_name = "DIR", default_value = "rpc/dashboard")]
+    pub dashboard: PathBuf,
+    /// Extra origins allowed to use the dashboard (e.g. http://archy.local:8420).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// A separate loopback listener for `/metrics`.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("archy: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_CANNOT_START);
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    if let Err(e) = std::fs::create_dir_all(&args.state_dir) {
+        tracing::error!(dir = %args.state_dir.display(), error = %e, "cannot create the state directory");
+        return ExitCode::from(EXIT_CANNOT_START);
+    }
+    let engine = match PodmanRuntime::open(args.engine.as_deref(), &args.state_dir).await {
+        Ok(engine) => engine,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(EXIT_CANNOT_START);
+        }
+    };
+    let endpoint = engine.socket().display().to_string();
+    tracing::info!(socket = %endpoint, owned = engine.owns_service(), "engine answers");
+
+    let catalog = load_catalogs(&args.catalogs);
+    let mut config = TreeConfig::new(&args.state_dir);
+    config.catalog_dirs = args.catalogs.clone();
+    let archy = match Archy::boot(config, Arc::new(engine), catalog).await {
+        Ok(archy) => Arc::new(archy),
+        Err(e) => {
+            tracing::error!("cannot boot: {e}");
+            return ExitCode::from(EXIT_CANNOT_START);
+        }
+    };
+
+    let mut gateway_config = GatewayConfig::new(&args.state_dir);
+    gateway_config.listen = args.listen;
+    gateway_config.allowed_origins = args.allowed_origins.clone();
+    gateway_config.static_dir = args.dashboard.is_dir().then(|| args.dashboard.clone());
+    gateway_config.metrics_listen = args.metrics_listen;
+    let backend = Arc::new(TreeBackend::new(archy.clone(), endpoint));
+    let gateway = match Gateway::serve(gateway_config, backend).await {
+        Ok(gateway) => gateway,
+        Err(e) => {
+            tracing::error!("cannot start the gateway: {e}");
+            archy.shutdown().await;
+            return ExitCode::from(EXIT_CANNOT_START);
+        }
+    };
+    tracing::info!(
+        url = %format!("http://{}", gateway.local_addr),
+        state_dir = %args.state_dir.display(),
+        "Archy is serving"
+    );
+
+    let exit = tokio::select! {
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down; containers keep running");
+            Exit::Clean
+        }
+        exit = archy.wait() => exit,
+    };
+    if let Err(e) = gateway.shutdown().await {
+        tracing::warn!(error = %e, "gateway did not stop cleanly");
+    }
+    archy.shutdown().await;
+    match exit {
+        Exit::Clean => ExitCode::SUCCESS,
+        Exit::Escalated => {
+            tracing::error!(
+                "the root supervisor exceeded its restart budget; exiting so the service manager restarts Archy (containers keep running and will be adopted)"
+            );
+            ExitCode::from(EXIT_ESCALATED)
+        }
+    }
+}
+
+/// Every catalog directory, merged; bad manifests are reported and skipped.
+fn load_catalogs(dirs: &[PathBuf]) -> Catalog {
+    let mut catalog = Catalog::default();
+    for dir in dirs {
+        let load = Catalog::load_dir(dir);
+        for error in load.errors.iter().chain(&catalog.merge(load.catalog)) {
+            tracing::warn!("manifest skipped: {error}");
+        }
+    }
+    tracing::info!(apps = catalog.len(), "catalog loaded");
+    catalog
+}
+
+async fn shutdown_signal() -> &'static str {
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops Archy");
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
