@@ -111,9 +111,8 @@ export class AppCard {
       button.classList.toggle('working', busy);
       button.replaceChildren(ACTION_LABELS[action][busy ? 'busy' : 'idle'], h('span', { class: 'sr-only' }, ` ${app.name}`));
     }
-    if (hadFocus && !this.element.contains(document.activeElement)) {
-      (Object.values(this.buttons).find((button) => !button.hidden) ?? this.detailsToggle).focus();
-    }
+    // The focused button went away with the state: land somewhere harmless, never on Uninstall.
+    if (hadFocus && !this.element.contains(document.activeElement)) this.detailsToggle.focus();
   }
 
   toggleDetails() {

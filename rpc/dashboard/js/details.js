@@ -99,24 +99,31 @@ export class DetailsPanel {
       .map((port) => portLink(`Open ${app.name}`, port.host, running));
     this.links.replaceChildren(...(appLinks.length ? [h('h4', {}, 'Web interface'), h('p', { class: 'link-row' }, appLinks)] : []));
 
-    if (!app.companions.length) {
+    // Companions the manifest declares, with the status the daemon reports for them (if any).
+    const statuses = new Map(app.companions.map((companion) => [companion.name, companion]));
+    const names = [...new Set([...(this.manifest?.companions ?? []).map((companion) => companion.name), ...statuses.keys()])];
+    if (!names.length || app.state === 'absent') {
       this.companions.replaceChildren();
       return;
     }
     const declared = new Map((this.manifest?.companions ?? []).map((companion) => [companion.name, companion]));
     this.companions.replaceChildren(
       h('h4', {}, 'Companions'),
-      h('ul', { class: 'companion-list' }, app.companions.map((companion) => {
-        const ports = declared.get(companion.name)?.ports ?? [];
-        const up = companion.state === 'running';
+      h('ul', { class: 'companion-list' }, names.map((name) => {
+        const status = statuses.get(name);
+        const ports = declared.get(name)?.ports ?? [];
         return h('li', {},
-          h('span', { class: 'companion-name' }, companion.name),
-          h('span', { class: `badge tone-${stateTone(companion.state)}` }, STATE_LABELS[companion.state] ?? companion.state),
-          companion.health !== 'unknown' ? h('span', { class: 'muted' }, companion.health) : null,
-          ports.map((port) => portLink('Open', port.host, up)));
+          h('span', { class: 'companion-name' }, name),
+          status ? stateBadge(status.state) : null,
+          status && status.health !== 'unknown' ? h('span', { class: 'muted' }, status.health) : null,
+          ports.map((port) => portLink('Open', port.host, status ? status.state === 'running' : running)));
       })),
     );
   }
+}
+
+function stateBadge(state) {
+  return h('span', { class: `badge tone-${stateTone(state)}` }, STATE_LABELS[state] ?? state);
 }
 
 function portLink(label, port, reachable) {
@@ -125,11 +132,12 @@ function portLink(label, port, reachable) {
 }
 
 function timelineItem(entry) {
+  const { from, to } = entry.transition ?? {};
+  // A step inside one state (installing: getting images, creating…) shows that state once.
   const change = entry.transition
     ? h('span', { class: 'transition' },
-        h('span', { class: `badge tone-${stateTone(entry.transition.from)}` }, STATE_LABELS[entry.transition.from] ?? entry.transition.from),
-        h('span', { 'aria-label': 'to' }, ' → '),
-        h('span', { class: `badge tone-${stateTone(entry.transition.to)}` }, STATE_LABELS[entry.transition.to] ?? entry.transition.to))
+        from !== to ? [stateBadge(from), h('span', { 'aria-label': 'to' }, ' → ')] : null,
+        stateBadge(to))
     : null;
   return h('li', {},
     h('time', { datetime: new Date(entry.at_unix_ms).toISOString() }, formatTime(entry.at_unix_ms)),

@@ -13,13 +13,14 @@ export const STATE_LABELS = {
   stopping: 'Stopping',
   stopped: 'Stopped',
   uninstalling: 'Uninstalling',
+  blocked: 'Blocked',
   failed: 'Failed',
 };
 
 /** The tone a state is drawn in (always alongside its words, never colour alone). */
 export function stateTone(state) {
   if (state === 'running') return 'good';
-  if (state === 'unhealthy' || state === 'failed') return 'bad';
+  if (state === 'unhealthy' || state === 'failed' || state === 'blocked') return 'bad';
   if (IN_PROGRESS.has(state)) return 'busy';
   return 'quiet';
 }
@@ -36,6 +37,7 @@ export function allowedActions(state) {
       return ['stop', 'restart', 'uninstall'];
     case 'stopped':
     case 'failed':
+    case 'blocked': // its reason names the dependency to start first
       return ['start', 'uninstall'];
     // An install or a start that hangs can still be abandoned.
     case 'installing':

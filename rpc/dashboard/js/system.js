@@ -20,7 +20,7 @@ export async function refreshSystem() {
   facts.replaceChildren(
     row('Engine', info.engine.reachable ? `Reachable${info.engine.version ? ` (Podman ${info.engine.version})` : ''}` : 'Not reachable', info.engine.reachable ? 'good' : 'bad'),
     row('Endpoint', info.engine.endpoint),
-    row('Last reconcile', lastReconcile ? formatTime(lastReconcile) : 'Not yet'),
+    row('Last reconcile', lastReconcile ? formatTime(lastReconcile) : 'No pass recorded yet'),
     row('Actor restarts', totalRestarts
       ? [`${totalRestarts}: `, restarted.map((actor) => `${actor.name} ×${actor.restarts}`).join(', ')]
       : 'None', totalRestarts ? 'warn' : null),
