@@ -6,7 +6,7 @@
 //   ARCHY_BIN=… to use another archy binary than target/debug/archy.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -187,6 +187,11 @@ async function journey(page, daemon) {
     await expectButtons(card, ['Stop', 'Restart', 'Uninstall']);
   });
 
+  // Something of the app's own for the purge to delete (demo-web itself writes nothing).
+  const appData = path.join(daemon.stateDir, 'data', APP);
+  mkdirSync(appData, { recursive: true });
+  writeFileSync(path.join(appData, 'kept-by-the-app'), 'precious');
+
   await step('uninstall asks first, with purge as an explicit choice', async () => {
     await button('Uninstall').click();
     const dialog = page.locator('#uninstall-dialog');
@@ -207,6 +212,7 @@ async function journey(page, daemon) {
     await button('Install').waitFor();
     const sent = rpcCalls.filter((method) => method === 'package.uninstall').length;
     assert.equal(sent, 1, 'exactly one package.uninstall was sent');
+    assert.ok(!existsSync(appData), `the purge left ${appData} behind`);
   });
 
   await step('the daemon goes away: the banner says so', async () => {
