@@ -220,9 +220,12 @@ async function journey(page, daemon) {
     await expectText(page.locator('#connection-banner'), 'Live updates lost');
   });
 
-  await step('the daemon is back: its restart ended the session, so log in again', async () => {
+  await step('the daemon is back: its restart ended the session, and the page says so', async () => {
     await daemon.start();
     await expectText(page.locator('#auth-intro'), 'session ended', TRANSITION_TIMEOUT_MS);
+  });
+
+  await step('log in again: the list is back, without a reload', async () => {
     await page.fill('#password', PASSWORD);
     await page.click('#auth-submit');
     await expectState(card, 'absent');
