@@ -46,6 +46,7 @@ async function boot() {
 function enterDashboard() {
   byId('dashboard').hidden = false;
   byId('logout').hidden = false;
+  byId('apps-heading').focus(); // the login form that had focus is gone
   page.feed = new LiveFeed({
     onEntry,
     onConnected: rereadAll,
@@ -114,6 +115,7 @@ function onEntry(entry) {
     if (entry.transition) {
       const { to } = entry.transition;
       const wasOurs = page.pending.delete(entry.app) || page.progress.has(entry.app);
+      page.errors.delete(entry.app); // the app moved on: an earlier refusal no longer applies
       applyEntry(page.apps, entry);
       if (isInProgress(to)) {
         page.progress.set(entry.app, entry.reason);
