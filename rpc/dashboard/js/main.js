@@ -25,7 +25,9 @@ const page = {
   errors: new Map(),
   feed: null,
   rereadTimer: null,
+  /** The live connection dropped since the last time it was up. */
   wasLost: false,
+  bannerTimer: null,
 };
 
 // For tests and debugging: drop the live connection as a network failure would.
