@@ -22,3 +22,14 @@ test:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# The dashboard's journey in headless Chromium against the real daemon and
+# Podman (tests/e2e/journey.mjs), after the page logic's unit tests. Installs
+# Chromium and the test's npm packages when missing; screenshots land in
+# tests/e2e/artifacts/.
+e2e:
+    scripts/setup.sh --socket
+    [ -x /usr/bin/chromium ] || { as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }; as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+    cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+    cargo build --bin archy
+    cd tests/e2e && node --test model.test.mjs && node journey.mjs
