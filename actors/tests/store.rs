@@ -680,6 +680,17 @@ fn another_live_archy_owning_the_state_dir_is_refused() {
     let impostor: PathBuf = dir.path().join(our_name.trim());
     fs::copy("/bin/cat", &impostor).unwrap();
     let daemon = LiveProcess::start(&impostor);
+    // Until exec completes, the child still carries the forking test
+    // thread's name: wait (bounded) for it to become the impostor.
+    let comm = format!("/proc/{}/comm", daemon.0.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while fs::read_to_string(&comm).unwrap_or_default() != our_name {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "impostor never exec'd"
+        );
+        std::thread::yield_now();
+    }
     let pid_path = dir.path().join("archy.pid");
     fs::write(&pid_path, daemon.0.id().to_string()).unwrap();
 
