@@ -928,13 +928,11 @@ impl AppActorState {
             to_state: to.to_string(),
             reason: reason.clone(),
         };
-        if let Err(e) = self.env.journal.append(event, at) {
-            tracing::warn!(%app, error = %e, "transition not journalled on disk");
-        }
+        let entry = self.env.journal.append(event, at);
         tracing::info!(%app, %from, %to, %reason, "transition");
         self.env.board.set(self.status.clone());
         self.env.board.publish(Transition {
-            seq: 0,
+            seq: entry.seq,
             app,
             from: from.to_string(),
             to: to.to_string(),
