@@ -22,3 +22,9 @@ test:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# What the actor layer costs against the mock engine (engine calls per
+# install, actor restart, 1000 actors, status reads during a stop), as a
+# table; docs/performance.md explains it, with the real-Podman figures.
+bench:
+    cargo bench -p archy-actors --bench lifecycle
