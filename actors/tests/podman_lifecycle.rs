@@ -4,16 +4,18 @@
 //! made by `scripts/setup.sh`).
 //!
 //! Demo apps have fixed container names and host ports, so the tests take
-//! one lock and run one at a time. Each test uses its own demo app, so a
-//! failing one cannot leave a stale actor name behind for the next. A guard
-//! removes the app's containers and named volumes before and after each test,
-//! even when it fails. When no engine answers, the tests fail, unless
+//! one lock and run one at a time. A guard removes the apps' containers and
+//! named volumes before and after each test, even when it fails. A test that
+//! panics leaves its app actors registered by name (its runtime drops them
+//! without cleanup), so the tests after it stop at once, pointing at the
+//! first failure. When no engine answers, the tests fail, unless
 //! `ARCHY_SKIP_ENGINE_TESTS=1`.
 //!
 //! Timings are printed (`-- --nocapture`) and recorded in
 //! docs/performance.md.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,9 @@ use tokio::sync::{Mutex, MutexGuard};
 
 /// Demo apps share the engine, the `archy` network and fixed names.
 static ENGINE_LOCK: Mutex<()> = Mutex::const_new(());
+
+/// Set when a test panicked with its tree up.
+static EARLIER_FAILURE: AtomicBool = AtomicBool::new(false);
 
 /// Longest any single operation may take here (a first build included).
 const OP_DEADLINE: Duration = Duration::from_secs(60);
@@ -75,15 +80,21 @@ struct Leftovers {
 }
 
 impl Leftovers {
-    fn of(socket: &Path, manifest: &Manifest) -> Self {
+    fn of(socket: &Path, manifests: &[&Manifest]) -> Self {
         let leftovers = Leftovers {
             url: format!("unix://{}", socket.display()),
-            containers: manifest
-                .members()
+            containers: manifests
                 .iter()
-                .map(|m| container_name(manifest, m.name))
+                .flat_map(|manifest| {
+                    let members = manifest.members();
+                    let names: Vec<String> = members
+                        .iter()
+                        .map(|m| container_name(manifest, m.name))
+                        .collect();
+                    names
+                })
                 .collect(),
-            volumes: named_volumes(manifest),
+            volumes: manifests.iter().flat_map(|m| named_volumes(m)).collect(),
         };
         leftovers.remove();
         leftovers
@@ -122,13 +133,28 @@ struct Demo {
 impl Demo {
     /// `None` when engine tests are skipped.
     async fn boot(app: &str) -> Option<Demo> {
+        Demo::boot_with(app, &[app]).await
+    }
+
+    /// `app` is the one `request` and `inspect` act on; leftovers of every
+    /// app in `apps` are removed.
+    async fn boot_with(app: &str, apps: &[&str]) -> Option<Demo> {
         let lock = ENGINE_LOCK.lock().await;
+        assert!(
+            !EARLIER_FAILURE.load(Ordering::SeqCst),
+            "an earlier Podman lifecycle test failed and left its actors registered; see its failure"
+        );
         let podman = engine().await?;
-        let manifest = demo_catalog()
-            .get(app)
-            .unwrap_or_else(|| panic!("{app} is not in the demo catalog"))
-            .clone();
-        let leftovers = Leftovers::of(podman.socket(), &manifest);
+        let catalog = demo_catalog();
+        let manifests: Vec<&Manifest> = apps
+            .iter()
+            .map(|app| {
+                catalog
+                    .get(app)
+                    .unwrap_or_else(|| panic!("{app} is not in the demo catalog"))
+            })
+            .collect();
+        let leftovers = Leftovers::of(podman.socket(), &manifests);
         let mut demo = Demo {
             app: app.to_string(),
             runtime: Arc::new(podman),
@@ -159,53 +185,62 @@ impl Demo {
     }
 
     /// Stop the tree (containers keep running) and boot it again; returns
-    /// the time from boot to the app being Running again.
-    async fn restart_daemon(&mut self) -> Duration {
+    /// the time from boot to every app in `apps` being Running again.
+    async fn restart_daemon(&mut self, apps: &[&str]) -> Duration {
         if let Some(archy) = self.archy.take() {
             archy.shutdown().await;
         }
         let began = Instant::now();
         self.start_daemon().await;
         assert_eq!(self.archy().boot_report().kind, BootKind::Clean);
-        self.until(AppState::Running).await;
+        for app in apps {
+            self.until(app, AppState::Running).await;
+        }
         began.elapsed()
     }
 
     /// Run a lifecycle request to its end; returns how long it took.
     async fn request(&self, op: Request) -> Result<Duration, TreeError> {
+        self.request_for(&self.app, op).await
+    }
+
+    async fn request_for(&self, app: &str, op: Request) -> Result<Duration, TreeError> {
         let began = Instant::now();
-        tokio::time::timeout(OP_DEADLINE, self.archy().request(&self.app, op, true))
+        tokio::time::timeout(OP_DEADLINE, self.archy().request(app, op, true))
             .await
-            .unwrap_or_else(|_| panic!("{op:?} of {} took over {OP_DEADLINE:?}", self.app))?;
+            .unwrap_or_else(|_| panic!("{op:?} of {app} took over {OP_DEADLINE:?}"))?;
         Ok(began.elapsed())
     }
 
     async fn ok(&self, op: Request) -> Duration {
-        self.request(op)
+        self.ok_for(&self.app, op).await
+    }
+
+    async fn ok_for(&self, app: &str, op: Request) -> Duration {
+        self.request_for(app, op)
             .await
-            .unwrap_or_else(|e| panic!("{op:?} of {}: {e}", self.app))
+            .unwrap_or_else(|e| panic!("{op:?} of {app}: {e}"))
     }
 
     fn state(&self) -> Option<AppState> {
         self.archy().board().get(&self.app).map(|s| s.state)
     }
 
-    async fn until(&self, want: AppState) {
+    async fn until(&self, app: &str, want: AppState) {
         self.archy()
             .board()
-            .wait_for(
-                &self.app,
-                |s| s.is_some_and(|s| s.state == want),
-                OP_DEADLINE,
-            )
+            .wait_for(app, |s| s.is_some_and(|s| s.state == want), OP_DEADLINE)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// The container of `member` (the app id for a single container).
     async fn inspect(&self, member: &str) -> Option<ContainerDetails> {
-        let name = self.container(member);
-        match self.runtime.inspect(&name).await {
+        self.inspect_named(&self.container(member)).await
+    }
+
+    async fn inspect_named(&self, name: &str) -> Option<ContainerDetails> {
+        match self.runtime.inspect(name).await {
             Ok(details) => Some(details),
             Err(e) if e.is_not_found() => None,
             Err(e) => panic!("inspecting {name}: {e}"),
@@ -217,8 +252,34 @@ impl Demo {
         container_name(catalog.get(&self.app).unwrap(), member)
     }
 
+    /// (name, id, started at) of every container of `apps`.
+    async fn containers(&self, apps: &[&str]) -> Vec<(String, String, Option<String>)> {
+        let catalog = demo_catalog();
+        let mut found = Vec::new();
+        for app in apps {
+            let manifest = catalog.get(app).unwrap();
+            for member in manifest.members() {
+                let name = container_name(manifest, member.name);
+                let details = self
+                    .inspect_named(&name)
+                    .await
+                    .unwrap_or_else(|| panic!("{name} is missing"));
+                found.push((name, details.id, details.started_at));
+            }
+        }
+        found
+    }
+
     fn data_root(&self) -> PathBuf {
         self.archy().env().data_root(&self.app)
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.archy.is_some() {
+            EARLIER_FAILURE.store(true, Ordering::SeqCst);
+        }
     }
 }
 
@@ -335,7 +396,7 @@ async fn demo_web_install_stop_start_restart_uninstall_reinstall_adopt_purge() {
     serves(WEB_PORT, "/index.html", WEB_PAGE).await;
     let reinstalled = demo.inspect("demo-web").await.unwrap();
 
-    let took = demo.restart_daemon().await;
+    let took = demo.restart_daemon(&["demo-web"]).await;
     figure("daemon restart -> demo-web adopted", took);
     let adopted = demo.inspect("demo-web").await.unwrap();
     assert_eq!(adopted.id, reinstalled.id, "same container");
@@ -381,7 +442,7 @@ async fn demo_db_data_survives_uninstall_reinstall_and_adoption_until_purged() {
     assert_eq!(std::fs::read_to_string(&ours).unwrap(), "mine");
     let before = demo.inspect("demo-db").await.unwrap();
 
-    let took = demo.restart_daemon().await;
+    let took = demo.restart_daemon(&["demo-db"]).await;
     figure("daemon restart -> demo-db adopted", took);
     let after = demo.inspect("demo-db").await.unwrap();
     assert_eq!(after.id, before.id, "same container");
@@ -487,4 +548,38 @@ async fn demo_stubborn_stop_waits_its_3_s_grace_then_kills() {
     assert_eq!(stopped.exit_code, Some(137), "SIGKILL ended it");
 
     demo.ok(Request::Uninstall { purge: true }).await;
+}
+
+/// Every demo app that runs on its own (demo-api waits for a healthy
+/// demo-db, and no health monitor reports one yet), installed at once; then
+/// a daemon restart adopts them all, recreating and restarting none.
+#[tokio::test]
+async fn daemon_restart_adopts_every_running_demo_app_untouched() {
+    const APPS: [&str; 4] = ["demo-db", "demo-stack", "demo-stubborn", "demo-web"];
+    let Some(mut demo) = Demo::boot_with(APPS[0], &APPS).await else {
+        return;
+    };
+
+    let began = Instant::now();
+    let installs = APPS.iter().map(|app| demo.ok_for(app, Request::Install));
+    futures::future::join_all(installs).await;
+    figure("4 demo apps installed at once", began.elapsed());
+    let before = demo.containers(&APPS).await;
+
+    let took = demo.restart_daemon(&APPS).await;
+    figure("daemon restart -> all 4 demo apps adopted", took);
+    assert_eq!(
+        demo.containers(&APPS).await,
+        before,
+        "the same containers, not restarted"
+    );
+    serves(WEB_PORT, "/index.html", WEB_PAGE).await;
+
+    let purges = APPS
+        .iter()
+        .map(|app| demo.ok_for(app, Request::Uninstall { purge: true }));
+    futures::future::join_all(purges).await;
+    for (name, _, _) in &before {
+        assert!(demo.inspect_named(name).await.is_none(), "{name} removed");
+    }
 }
