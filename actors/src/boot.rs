@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
-use archy_apps::Catalog;
+use archy_apps::Tier;
 use archy_runtime::{Observed, Role, SharedRuntime};
 use tokio::task::JoinHandle;
 
@@ -44,7 +44,6 @@ pub async fn recover_desired(
     state: &StateDir,
     kind: BootKind,
     runtime: &SharedRuntime,
-    catalog: &Catalog,
 ) -> Result<BootReport, StoreError> {
     let desired = state.desired();
     let load = desired.load_all()?;
@@ -102,10 +101,8 @@ pub async fn recover_desired(
             app_id: app.to_string(),
             installed: true,
             user_stopped,
-            manifest_hash: catalog
-                .get(app)
-                .map(|m| m.content_hash())
-                .unwrap_or_default(),
+            // Unknown here; the app actor records it with its next operation.
+            manifest_hash: String::new(),
             installed_at: unix_secs(SystemTime::now()),
         };
         desired.save(&entry)?;
@@ -132,7 +129,7 @@ fn running_by_app(observed: &[Observed]) -> BTreeMap<String, bool> {
 /// The installed apps, in start order: databases first, then by id.
 pub fn installed_in_tier_order(
     desired: &DesiredStore,
-    catalog: &Catalog,
+    tier: impl Fn(&str) -> Option<Tier>,
 ) -> Result<Vec<DesiredApp>, StoreError> {
     let mut apps: Vec<DesiredApp> = desired
         .load_all()?
@@ -140,7 +137,7 @@ pub fn installed_in_tier_order(
         .into_iter()
         .filter(|a| a.installed)
         .collect();
-    apps.sort_by_key(|a| (catalog.get(&a.app_id).map(|m| m.tier), a.app_id.clone()));
+    apps.sort_by_key(|a| (tier(&a.app_id), a.app_id.clone()));
     Ok(apps)
 }
 

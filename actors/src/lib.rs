@@ -2,6 +2,8 @@
 
 pub mod app;
 pub mod boot;
+pub mod health;
+pub mod reconciler;
 pub mod registry;
 pub mod secrets;
 pub mod status;

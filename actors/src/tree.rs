@@ -3,17 +3,24 @@
 //!
 //! ```text
 //! root (one_for_one)
-//! └── apps (one_for_one, dynamic): one App actor per installed app
+//! ├── registry: every manifest, hot-reloaded
+//! ├── apps (one_for_one, dynamic): one App actor per installed app
+//! ├── reconciler: one engine list per pass + the engine-event fast path
+//! └── health: probes running apps, reports transitions to their actors
 //! ```
-//! The `apps` supervisor's start function reads the desired-state store, so
+//! The `apps` supervisor's start function reads the desired-state store and
+//! asks the registry for the manifests, so
 //! when it is restarted it respawns an actor for every installed app, and
 //! each actor re-adopts its containers without touching them.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use archy_apps::{Catalog, Manifest};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use archy_apps::Manifest;
 use archy_runtime::SharedRuntime;
 use ractor::{call_t, ActorCell, ActorRef};
 use tokio::sync::watch;
@@ -21,6 +28,12 @@ use tokio::task::JoinHandle;
 
 use crate::app::{ask, AppActor, AppArgs, AppConfig, AppEnv, AppError, AppMsg};
 use crate::boot::{installed_in_tier_order, recover_desired, spawn_snapshot_writer, BootReport};
+use crate::health::{HealthActor, HealthArgs, ManifestLookup};
+use crate::reconciler::actor::PassOutcome;
+use crate::reconciler::{Reconciler, ReconcilerArgs, ReconcilerConfig, ReconcilerMsg, TierOf};
+use crate::registry::{
+    Registry, RegistryArgs, RegistryConfig, RegistryEvent, RegistryMsg, ReloadReport,
+};
 use crate::status::{AppStatus, StatusBoard};
 use crate::store::{PidFile, StateDir, StoreError};
 use crate::supervisor::{
@@ -34,8 +47,8 @@ const SUPERVISOR_CALL_MS: u64 = 10_000;
 #[derive(Debug, Clone)]
 pub struct TreeConfig {
     pub state_dir: PathBuf,
-    /// Catalog directories, re-read by [`Archy::reload_catalog`].
-    pub catalog_dirs: Vec<PathBuf>,
+    /// Where manifests come from.
+    pub registry: RegistryConfig,
     pub app: AppConfig,
     /// Restart budget of the root: past it the daemon exits non-zero.
     pub root_intensity: Intensity,
@@ -43,13 +56,19 @@ pub struct TreeConfig {
     pub apps_intensity: Intensity,
     /// How often at most the recovery snapshot is rewritten.
     pub snapshot_every: Duration,
+    /// The level-triggered pass and the engine-event fast path.
+    pub reconciler: ReconcilerConfig,
 }
 
 impl TreeConfig {
     pub fn new(state_dir: impl Into<PathBuf>) -> Self {
         TreeConfig {
             state_dir: state_dir.into(),
-            catalog_dirs: Vec::new(),
+            registry: RegistryConfig {
+                dirs: Vec::new(),
+                signed: None,
+                poll_every: Some(crate::registry::DEFAULT_POLL),
+            },
             app: AppConfig::default(),
             root_intensity: Intensity {
                 max_restarts: 3,
@@ -60,6 +79,7 @@ impl TreeConfig {
                 period: Duration::from_secs(60),
             },
             snapshot_every: Duration::from_secs(1),
+            reconciler: ReconcilerConfig::default(),
         }
     }
 }
@@ -93,37 +113,67 @@ pub struct Archy {
     /// Turns true when the root has stopped, for whatever reason.
     root_ended: watch::Receiver<bool>,
     env: AppEnv,
-    catalog: Arc<RwLock<Catalog>>,
+    /// The registry's name, unique per tree (names are process-global).
+    registry: String,
     state: StateDir,
-    catalog_dirs: Vec<PathBuf>,
     pid_file: Mutex<Option<PidFile>>,
     snapshot_task: JoinHandle<()>,
     boot: BootReport,
-    shutting_down: std::sync::atomic::AtomicBool,
+    shutting_down: AtomicBool,
 }
+
+/// Tells trees in one process apart (tests boot several).
+static TREES: AtomicU64 = AtomicU64::new(1);
 
 impl Archy {
     /// Boot: take the state dir, recover desired state, start the tree, and
     /// spawn an actor for every installed app (databases first).
-    pub async fn boot(
-        config: TreeConfig,
-        runtime: SharedRuntime,
-        catalog: Catalog,
-    ) -> Result<Archy, TreeError> {
+    pub async fn boot(config: TreeConfig, runtime: SharedRuntime) -> Result<Archy, TreeError> {
         let state = StateDir::open(&config.state_dir)?;
         let (pid_file, kind) = state.acquire_pid_file()?;
-        let boot = recover_desired(&state, kind, &runtime, &catalog).await?;
+        let boot = recover_desired(&state, kind, &runtime).await?;
         tracing::info!(?boot, "recovered desired state");
         let board = StatusBoard::new();
         board.set_engine_reachable(boot.engine_reachable);
         let env = AppEnv::open(&state, runtime, board.clone(), config.app.clone())?;
-        let catalog = Arc::new(RwLock::new(catalog));
 
-        let apps = apps_supervisor_spec(env.clone(), catalog.clone(), config.apps_intensity);
+        let registry = format!("registry-{}", TREES.fetch_add(1, Ordering::Relaxed));
+        let registry_args = RegistryArgs::new(config.registry.clone(), board.clone());
+        let manifests = ManifestCache::following(registry_args.subscribe());
+        let reconciler = ReconcilerArgs {
+            runtime: env.runtime.clone(),
+            board: board.clone(),
+            desired: state.desired(),
+            tier_of: manifests.tier_of(),
+            config: config.reconciler.clone(),
+        };
+        let health = HealthArgs {
+            runtime: env.runtime.clone(),
+            board: board.clone(),
+            manifests: manifests.lookup(),
+        };
         let root_args = SupervisorArgs {
             strategy: Strategy::OneForOne,
             intensity: config.root_intensity,
-            children: vec![apps],
+            children: vec![
+                ChildSpec::actor(
+                    REGISTRY,
+                    "registry",
+                    Some(registry.clone()),
+                    Registry,
+                    registry_args,
+                ),
+                apps_supervisor_spec(env.clone(), registry.clone(), config.apps_intensity),
+                ChildSpec::actor(RECONCILER, "reconciler", None, Reconciler, reconciler),
+                ChildSpec::new(HEALTH, "health", move |parent: ActorCell| {
+                    let args = health.clone();
+                    async move {
+                        let (actor, _) =
+                            ractor::Actor::spawn_linked(None, HealthActor, args, parent).await?;
+                        Ok(actor.get_cell())
+                    }
+                }),
+            ],
         };
         let (root, root_task) = Supervisor::start(None, root_args).await?;
         let (ended, root_ended) = watch::channel(false);
@@ -136,9 +186,8 @@ impl Archy {
             root,
             root_ended,
             env,
-            catalog,
+            registry,
             state,
-            catalog_dirs: config.catalog_dirs.clone(),
             pid_file: Mutex::new(Some(pid_file)),
             snapshot_task,
             boot,
@@ -162,60 +211,51 @@ impl Archy {
         &self.root
     }
 
-    pub fn manifest(&self, app: &str) -> Option<Arc<Manifest>> {
-        self.catalog().get(app).cloned().map(Arc::new)
+    /// The registry as it is now (it may have been restarted).
+    fn registry(&self) -> Result<ActorRef<RegistryMsg>, TreeError> {
+        ActorRef::where_is(self.registry.clone())
+            .ok_or_else(|| TreeError::Unresponsive("the registry is restarting".into()))
     }
 
-    /// The catalog as it is now.
-    pub fn catalog(&self) -> Catalog {
-        self.catalog
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    pub async fn manifest(&self, app: &str) -> Result<Option<Arc<Manifest>>, TreeError> {
+        let registry = self.registry()?;
+        call_t!(
+            registry,
+            |reply| RegistryMsg::Get(app.to_string(), reply),
+            SUPERVISOR_CALL_MS
+        )
+        .map_err(|e| TreeError::Unresponsive(e.to_string()))
     }
 
-    /// Re-read the catalog directories. A changed manifest reaches its app
-    /// actor (which recreates on spec drift, keeping data); a removed one
-    /// never uninstalls anything.
-    pub fn reload_catalog(&self) -> CatalogReload {
-        let mut fresh = Catalog::default();
-        let mut errors = Vec::new();
-        for dir in &self.catalog_dirs {
-            let load = Catalog::load_dir(dir);
-            errors.extend(load.errors);
-            errors.extend(fresh.merge(load.catalog));
-        }
-        let old = std::mem::replace(
-            &mut *self.catalog.write().unwrap_or_else(PoisonError::into_inner),
-            fresh.clone(),
-        );
-        let mut report = CatalogReload {
-            errors,
-            ..Default::default()
-        };
-        for m in fresh.iter() {
-            match old.get(&m.id) {
-                None => report.added.push(m.id.clone()),
-                Some(before) if before.content_hash() != m.content_hash() => {
-                    report.changed.push(m.id.clone());
-                    if let Some(actor) = self.app_actor(&m.id) {
-                        let _ = actor.cast(AppMsg::UpdateManifest(Arc::new(m.clone())));
-                    }
-                }
-                Some(_) => {}
-            }
-        }
-        report.removed = old
-            .ids()
-            .filter(|id| fresh.get(id).is_none())
-            .map(String::from)
-            .collect();
-        for id in &report.removed {
-            if self.app_actor(id).is_some() {
-                tracing::warn!(app = %id, "manifest removed from the catalog; the installed app is kept (orphaned)");
-            }
-        }
-        report
+    /// Every manifest, in id order.
+    pub async fn manifests(&self) -> Result<Vec<Arc<Manifest>>, TreeError> {
+        list_manifests(&self.registry).await
+    }
+
+    /// Run a reconcile pass now and wait for it (CLI, chaos suite, tests).
+    pub async fn reconcile(&self) -> Result<PassOutcome, TreeError> {
+        let children = call_t!(self.root, SupervisorMsg::WhichChildren, SUPERVISOR_CALL_MS)
+            .map_err(|e| TreeError::Unresponsive(e.to_string()))?;
+        let reconciler: ActorRef<ReconcilerMsg> = children
+            .into_iter()
+            .find(|c| c.id == RECONCILER)
+            .and_then(|c| c.cell)
+            .map(ActorRef::from)
+            .ok_or_else(|| TreeError::Unresponsive("the reconciler is restarting".into()))?;
+        Ok(Reconciler::reconcile(&reconciler).await)
+    }
+
+    /// Re-read every catalog now. A changed manifest reaches its app actor
+    /// (which recreates on spec drift, keeping data); a removed one never
+    /// uninstalls anything.
+    pub async fn reload_catalog(&self) -> Result<ReloadReport, TreeError> {
+        let registry = self.registry()?;
+        call_t!(
+            registry,
+            |reply| RegistryMsg::Reload(Some(reply)),
+            SUPERVISOR_CALL_MS
+        )
+        .map_err(|e| TreeError::Unresponsive(e.to_string()))
     }
 
     /// Every app's last-known status, without asking an actor or the engine.
@@ -247,6 +287,7 @@ impl Archy {
         }
         let manifest = self
             .manifest(app)
+            .await?
             .ok_or_else(|| TreeError::UnknownApp { app: app.into() })?;
         let spec = app_child_spec(AppArgs {
             manifest,
@@ -321,7 +362,7 @@ impl Archy {
     /// against a signal and called again.
     pub async fn wait(&self) -> Exit {
         let _ = self.root_ended.clone().wait_for(|ended| *ended).await;
-        if self.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.shutting_down.load(Ordering::SeqCst) {
             Exit::Clean
         } else {
             Exit::Escalated
@@ -372,15 +413,6 @@ impl Archy {
     }
 }
 
-/// What a catalog reload changed.
-#[derive(Debug, Default)]
-pub struct CatalogReload {
-    pub added: Vec<String>,
-    pub changed: Vec<String>,
-    pub removed: Vec<String>,
-    pub errors: Vec<archy_apps::ManifestError>,
-}
-
 /// A lifecycle request from a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
@@ -392,22 +424,72 @@ pub enum Request {
 }
 
 const APPS: &str = "apps";
+const REGISTRY: &str = "registry";
+const HEALTH: &str = "health";
+const RECONCILER: &str = "reconciler";
+
+/// Manifests by id, kept current from the registry's events, for readers
+/// that cannot wait on the registry (the health monitor's lookups).
+#[derive(Clone, Default)]
+struct ManifestCache(Arc<std::sync::RwLock<BTreeMap<String, Arc<Manifest>>>>);
+
+impl ManifestCache {
+    fn following(mut events: tokio::sync::broadcast::Receiver<RegistryEvent>) -> Self {
+        let cache = ManifestCache::default();
+        let apps = cache.0.clone();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "manifest cache fell behind the registry");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                let mut apps = apps.write().unwrap_or_else(PoisonError::into_inner);
+                match event {
+                    RegistryEvent::Changed(manifest) => {
+                        apps.insert(manifest.id.clone(), manifest);
+                    }
+                    RegistryEvent::Removed(id) => {
+                        apps.remove(&id);
+                    }
+                    RegistryEvent::Invalid { .. } => {}
+                }
+            }
+        });
+        cache
+    }
+
+    fn tier_of(&self) -> TierOf {
+        let lookup = self.lookup();
+        Arc::new(move |id: &str| lookup(id).map(|m| m.tier).unwrap_or_default())
+    }
+
+    fn lookup(&self) -> ManifestLookup {
+        let apps = self.0.clone();
+        Arc::new(move |id: &str| {
+            apps.read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(id)
+                .cloned()
+        })
+    }
+}
 
 /// How long a restarting app actor waits for its killed predecessor.
 const PREVIOUS_INCARNATION_WAIT: Duration = Duration::from_secs(5);
 
 /// The apps supervisor: on every (re)start it spawns an actor per installed
 /// app, databases first.
-fn apps_supervisor_spec(
-    env: AppEnv,
-    catalog: Arc<RwLock<Catalog>>,
-    intensity: Intensity,
-) -> ChildSpec {
+fn apps_supervisor_spec(env: AppEnv, registry: String, intensity: Intensity) -> ChildSpec {
     ChildSpec::new(APPS, "supervisor", move |parent: ActorCell| {
         let env = env.clone();
-        let catalog = catalog.clone();
+        let registry = registry.clone();
         async move {
-            let children = installed_app_specs(&env, &catalog);
+            let children = installed_app_specs(&env, &registry).await;
             let args = SupervisorArgs {
                 strategy: Strategy::OneForOne,
                 intensity,
@@ -420,20 +502,34 @@ fn apps_supervisor_spec(
     .shutdown(Shutdown::Infinity)
 }
 
-fn installed_app_specs(env: &AppEnv, catalog: &RwLock<Catalog>) -> Vec<ChildSpec> {
-    let catalog = catalog.read().unwrap_or_else(PoisonError::into_inner);
-    let installed = match installed_in_tier_order(&env.desired, &catalog) {
-        Ok(apps) => apps,
+async fn list_manifests(registry: &str) -> Result<Vec<Arc<Manifest>>, TreeError> {
+    let registry: ActorRef<RegistryMsg> = ActorRef::where_is(registry)
+        .ok_or_else(|| TreeError::Unresponsive("the registry is restarting".into()))?;
+    call_t!(registry, RegistryMsg::List, SUPERVISOR_CALL_MS)
+        .map_err(|e| TreeError::Unresponsive(e.to_string()))
+}
+
+async fn installed_app_specs(env: &AppEnv, registry: &str) -> Vec<ChildSpec> {
+    let manifests: BTreeMap<String, Arc<Manifest>> = match list_manifests(registry).await {
+        Ok(list) => list.into_iter().map(|m| (m.id.clone(), m)).collect(),
         Err(e) => {
-            tracing::error!(error = %e, "cannot read the installed apps; starting none");
+            tracing::error!(error = %e, "cannot read the catalog; starting no app actor");
             return Vec::new();
         }
     };
+    let installed =
+        match installed_in_tier_order(&env.desired, |id| manifests.get(id).map(|m| m.tier)) {
+            Ok(apps) => apps,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the installed apps; starting none");
+                return Vec::new();
+            }
+        };
     installed
         .into_iter()
-        .filter_map(|desired| match catalog.get(&desired.app_id) {
+        .filter_map(|desired| match manifests.get(&desired.app_id) {
             Some(manifest) => Some(app_child_spec(AppArgs {
-                manifest: Arc::new(manifest.clone()),
+                manifest: manifest.clone(),
                 env: env.clone(),
             })),
             None => {

@@ -12,7 +12,6 @@ use archy_actors::boot::RebuildSource;
 use archy_actors::store::{BootKind, StateDir};
 use archy_actors::supervisor::{Intensity, SupervisorMsg};
 use archy_actors::tree::{Archy, Exit, Request, TreeConfig};
-use archy_apps::{Catalog, Manifest};
 use archy_runtime::mock::{MockRuntime, Op};
 use archy_runtime::{RunState, SharedRuntime};
 use ractor::call_t;
@@ -20,19 +19,16 @@ use std::sync::Arc;
 
 const DEADLINE: Duration = Duration::from_secs(600);
 
-fn manifest(id: &str) -> Manifest {
-    let yaml = format!(
-        "id: {id}\nname: {id}\nversion: '1'\ndescription: test app\ncontainer:\n  image: localhost/{id}:1\n"
-    );
-    Manifest::from_yaml_str(&yaml, Path::new(&format!("/virtual/{id}/manifest.yml"))).unwrap()
-}
-
-fn catalog(ids: &[&str]) -> Catalog {
-    let mut catalog = Catalog::default();
+/// `<dir>/catalog/<id>/manifest.yml` for each id; the state lives beside it.
+fn write_catalog(dir: &Path, ids: &[&str]) {
     for id in ids {
-        catalog.insert(manifest(id)).unwrap();
+        let app = dir.join("catalog").join(id);
+        std::fs::create_dir_all(&app).unwrap();
+        let yaml = format!(
+            "id: {id}\nname: {id}\nversion: '1'\ndescription: test app\ncontainer:\n  image: localhost/{id}:1\n"
+        );
+        std::fs::write(app.join("manifest.yml"), yaml).unwrap();
     }
-    catalog
 }
 
 fn engine(ids: &[&str]) -> MockRuntime {
@@ -46,14 +42,15 @@ fn engine(ids: &[&str]) -> MockRuntime {
 fn config(dir: &Path) -> TreeConfig {
     let mut config = TreeConfig::new(dir);
     config.snapshot_every = Duration::from_millis(10);
+    config.registry.dirs = vec![dir.join("catalog")];
+    config.registry.poll_every = None;
     config
 }
 
 async fn boot(dir: &Path, mock: &MockRuntime, ids: &[&str]) -> Archy {
+    write_catalog(dir, ids);
     let runtime: SharedRuntime = Arc::new(mock.clone());
-    Archy::boot(config(dir), runtime, catalog(ids))
-        .await
-        .unwrap()
+    Archy::boot(config(dir), runtime).await.unwrap()
 }
 
 async fn until_state(archy: &Archy, app: &str, want: AppState) {
@@ -364,7 +361,7 @@ async fn root_that_exceeds_its_restart_budget_ends_the_tree_as_escalated() {
         period: Duration::from_secs(60),
     };
     let runtime: SharedRuntime = Arc::new(engine(&[]));
-    let archy = Archy::boot(config, runtime, catalog(&[])).await.unwrap();
+    let archy = Archy::boot(config, runtime).await.unwrap();
     for _ in 0..2 {
         let apps = loop {
             if let Ok(apps) = archy.apps_supervisor().await {
@@ -402,6 +399,76 @@ async fn uninstalled_app_actor_ends_for_good_and_is_not_restarted() {
     assert_eq!(counts.total, 0, "an uninstall is a normal exit");
     assert!(archy.app_actor("gone").is_none());
     assert!(mock.container("archy-gone").is_none());
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_root_runs_registry_apps_and_health_and_a_failing_probe_restarts_the_app() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("catalog/sick");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("manifest.yml"),
+        "id: sick\nname: sick\nversion: '1'\ndescription: fails its probe\ncontainer:\n  image: localhost/sick:1\n  health:\n    exec: { cmd: [check] }\n    interval_secs: 1\n    retries: 2\n    start_period_secs: 0\n",
+    )
+    .unwrap();
+    let mock = engine(&["sick"]);
+    let archy = boot(tmp.path(), &mock, &[]).await;
+    let children = call_t!(archy.root(), SupervisorMsg::WhichChildren, 5_000).unwrap();
+    let ids: Vec<&str> = children.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["registry", "apps", "reconciler", "health"]);
+
+    archy.request("sick", Request::Install, true).await.unwrap();
+    mock.set_exec_output(
+        "archy-sick",
+        archy_runtime::ExecOutput {
+            exit_code: 1,
+            output: "not ready".into(),
+        },
+    );
+    archy
+        .board()
+        .wait_for(
+            "sick",
+            |s| s.is_some_and(|s| s.restart_count >= 1),
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+    assert!(
+        mock.calls(Op::Exec) >= 2,
+        "probed through the tree's health monitor"
+    );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_killed_container_is_restarted_through_the_trees_event_path_and_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["crashy"]);
+    let archy = boot(tmp.path(), &mock, &["crashy"]).await;
+    archy
+        .request("crashy", Request::Install, true)
+        .await
+        .unwrap();
+    mock.until_called(Op::Events, 1).await;
+
+    // Fast path: the die event reaches the app actor, which restarts it
+    // after the tracker's first backoff (5 s).
+    mock.crash("archy-crashy", 137);
+    let died_at = tokio::time::Instant::now();
+    mock.until_state("archy-crashy", RunState::Running).await;
+    assert!(
+        died_at.elapsed() < Duration::from_secs(10),
+        "restarted after {:?}",
+        died_at.elapsed()
+    );
+
+    // Safety net: an exit the events missed is found by the next pass.
+    mock.set_state("archy-crashy", RunState::Exited, Some(1));
+    archy.reconcile().await.unwrap().unwrap();
+    mock.until_state("archy-crashy", RunState::Running).await;
+    assert_eq!(archy.board().get("crashy").unwrap().restart_count, 2);
     archy.shutdown().await;
 }
 

@@ -3,6 +3,7 @@
 //! live engine call — so `container.list` stays complete while the engine
 //! is slow or down.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,6 +80,19 @@ impl TreeBackend {
         }
     }
 
+    async fn manifests(&self) -> Result<BTreeMap<String, Arc<Manifest>>, BackendError> {
+        let list = self.archy.manifests().await.map_err(backend_error)?;
+        Ok(list.into_iter().map(|m| (m.id.clone(), m)).collect())
+    }
+
+    async fn manifest_of(&self, app: &str) -> Result<Arc<Manifest>, BackendError> {
+        self.archy
+            .manifest(app)
+            .await
+            .map_err(backend_error)?
+            .ok_or_else(|| not_in_catalog(app))
+    }
+
     async fn actor_tree(&self) -> ActorNode {
         let root = self.archy.root();
         let mut node = ActorNode {
@@ -119,11 +133,12 @@ impl TreeBackend {
 #[async_trait]
 impl Backend for TreeBackend {
     async fn list(&self) -> Result<ContainerList, BackendError> {
+        let manifests = self.manifests().await?;
         let apps = self
             .archy
             .statuses()
             .iter()
-            .map(|s| self.status_of(self.archy.manifest(&s.app).as_deref(), s))
+            .map(|s| self.status_of(manifests.get(&s.app).map(|m| &**m), s))
             .collect();
         Ok(ContainerList {
             engine_reachable: self.archy.board().engine_reachable(),
@@ -172,10 +187,7 @@ impl Backend for TreeBackend {
     }
 
     async fn logs(&self, app: &str, tail: usize) -> Result<Vec<String>, BackendError> {
-        let manifest = self
-            .archy
-            .manifest(app)
-            .ok_or_else(|| not_in_catalog(app))?;
+        let manifest = self.manifest_of(app).await?;
         let runtime = &self.archy.env().runtime;
         let mut lines = Vec::new();
         let members = manifest.members();
@@ -217,37 +229,26 @@ impl Backend for TreeBackend {
     async fn manifest(&self, app: &str) -> Result<serde_json::Value, BackendError> {
         // Manifests hold secret *declarations* and `${secret:…}` references,
         // never values: nothing to redact beyond what serde emits.
-        let manifest = self
-            .archy
-            .manifest(app)
-            .ok_or_else(|| not_in_catalog(app))?;
+        let manifest = self.manifest_of(app).await?;
         serde_json::to_value(&*manifest)
             .map_err(|e| BackendError::new(ErrorKind::Internal, e.to_string()))
     }
 
     async fn registry(&self) -> Result<Vec<CatalogEntry>, BackendError> {
-        Ok(self
-            .archy
-            .catalog()
+        let manifests = self.archy.manifests().await.map_err(backend_error)?;
+        Ok(manifests
             .iter()
             .map(|m| catalog_entry(&self.archy, m))
             .collect())
     }
 
     async fn reload_registry(&self) -> Result<ReloadSummary, BackendError> {
-        let report = self.archy.reload_catalog();
+        let report = self.archy.reload_catalog().await.map_err(backend_error)?;
         Ok(ReloadSummary {
             added: report.added,
             changed: report.changed,
             removed: report.removed,
-            rejected: report
-                .errors
-                .into_iter()
-                .map(|e| archy_rpc::RejectedManifest {
-                    source: e.path().display().to_string(),
-                    reason: e.to_string(),
-                })
-                .collect(),
+            rejected: report.errors.into_iter().map(rejected).collect(),
         })
     }
 
@@ -351,6 +352,15 @@ fn event_of_entry(e: &JournalEntry) -> Event {
         app: Some(e.app.clone()),
         transition: transition(&e.from_state, &e.to_state),
         reason: e.reason.clone(),
+    }
+}
+
+/// Registry errors read "<source>: <reason>".
+fn rejected(error: String) -> archy_rpc::RejectedManifest {
+    let (source, reason) = error.split_once(": ").unwrap_or(("catalog", &error));
+    archy_rpc::RejectedManifest {
+        source: source.to_string(),
+        reason: reason.to_string(),
     }
 }
 

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use archy_actors::registry::{parse_public_key, SignedCatalogConfig};
 use archy_actors::tree::{Archy, Exit, TreeConfig};
-use archy_apps::Catalog;
 use archy_rpc::{Gateway, GatewayConfig};
 use archy_runtime::podman::PodmanRuntime;
 use clap::Args;
@@ -49,6 +49,13 @@ pub struct ServeArgs {
     /// Extra origins allowed to use the dashboard (e.g. http://archy.local:8420).
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
+    /// A signed catalog file (its signature in `<file>.sig`); its apps win
+    /// over the catalog directories'.
+    #[arg(long, value_name = "FILE", requires = "catalog_key")]
+    pub signed_catalog: Option<PathBuf>,
+    /// The ed25519 public key (hex or base64) the signed catalog must verify with.
+    #[arg(long, value_name = "KEY")]
+    pub catalog_key: Option<String>,
     /// A separate loopback listener for `/metrics`.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
@@ -81,10 +88,16 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let endpoint = engine.socket().display().to_string();
     tracing::info!(socket = %endpoint, owned = engine.owns_service(), "engine answers");
 
-    let catalog = load_catalogs(&args.catalogs);
     let mut config = TreeConfig::new(&args.state_dir);
-    config.catalog_dirs = args.catalogs.clone();
-    let archy = match Archy::boot(config, Arc::new(engine), catalog).await {
+    config.registry.dirs = args.catalogs.clone();
+    config.registry.signed = match signed_catalog(&args) {
+        Ok(signed) => signed,
+        Err(message) => {
+            tracing::error!("{message}");
+            return ExitCode::from(EXIT_CANNOT_START);
+        }
+    };
+    let archy = match Archy::boot(config, Arc::new(engine)).await {
         Ok(archy) => Arc::new(archy),
         Err(e) => {
             tracing::error!("cannot boot: {e}");
@@ -134,17 +147,19 @@ async fn serve(args: ServeArgs) -> ExitCode {
     }
 }
 
-/// Every catalog directory, merged; bad manifests are reported and skipped.
-fn load_catalogs(dirs: &[PathBuf]) -> Catalog {
-    let mut catalog = Catalog::default();
-    for dir in dirs {
-        let load = Catalog::load_dir(dir);
-        for error in load.errors.iter().chain(&catalog.merge(load.catalog)) {
-            tracing::warn!("manifest skipped: {error}");
+/// `--signed-catalog` with its `--catalog-key`, both or neither.
+fn signed_catalog(args: &ServeArgs) -> Result<Option<SignedCatalogConfig>, String> {
+    match (&args.signed_catalog, &args.catalog_key) {
+        (None, None) => Ok(None),
+        (Some(file), Some(key)) => {
+            let public_key = parse_public_key(key).map_err(|e| format!("--catalog-key: {e}"))?;
+            Ok(Some(SignedCatalogConfig {
+                file: file.clone(),
+                public_key,
+            }))
         }
+        _ => Err("--signed-catalog and --catalog-key go together (docs/catalog-signing.md)".into()),
     }
-    tracing::info!(apps = catalog.len(), "catalog loaded");
-    catalog
 }
 
 async fn shutdown_signal() -> &'static str {

@@ -171,6 +171,8 @@ pub struct AppActorState {
     /// The manifest changed while the app was stopped: the next start
     /// recreates its containers.
     recreate_on_start: bool,
+    /// The spec hash each member should carry, rendered once per manifest.
+    spec_hashes: Option<Vec<Option<String>>>,
     current: Option<InFlight>,
     queue: VecDeque<Queued>,
     timer: Option<RestartTimer>,
@@ -205,6 +207,7 @@ impl Actor for AppActor {
             status,
             desired,
             recreate_on_start: false,
+            spec_hashes: None,
             current: None,
             queue: VecDeque::new(),
             timer: None,
@@ -518,13 +521,23 @@ impl AppActorState {
         if !self.watching() {
             return;
         }
+        let wanted = self.wanted_hashes();
         let mut ids = Vec::new();
+        let mut drifted = false;
         for (index, name) in self.member_names().iter().enumerate() {
             match observed.iter().find(|o| &o.name == name) {
-                Some(o) if o.state.is_running() => ids.push(o.id.clone()),
+                Some(o) if o.state.is_running() => {
+                    drifted |= wanted.get(index).is_some_and(|w| o.spec_hash != *w);
+                    ids.push(o.id.clone());
+                }
                 Some(o) => return self.crashed(index, exited(name, o.exit_code)),
                 None => return self.crashed(index, format!("{name} disappeared")),
             }
+        }
+        if drifted {
+            // Recreates only the changed containers; data lives outside them.
+            tracing::info!(app = %self.app(), "container spec drifted; recreating it");
+            return self.enqueue(Op::Install);
         }
         let app = self.app().to_string();
         let reset = {
@@ -545,6 +558,23 @@ impl AppActorState {
             self.status.containers = ids;
             self.env.board.set(self.status.clone());
         }
+    }
+
+    /// The spec hash each member should carry (empty if the manifest cannot
+    /// be rendered: then drift is not judged, and the next install says why).
+    fn wanted_hashes(&mut self) -> Vec<Option<String>> {
+        if self.spec_hashes.is_none() {
+            match self.ctx().render() {
+                Ok(specs) => {
+                    let hash = |m: &super::render::MemberSpec| {
+                        m.spec.labels.get(archy_runtime::labels::SPEC_HASH).cloned()
+                    };
+                    self.spec_hashes = Some(specs.iter().map(hash).collect());
+                }
+                Err(e) => tracing::warn!(app = %self.app(), error = %e, "cannot render"),
+            }
+        }
+        self.spec_hashes.clone().unwrap_or_default()
     }
 
     fn died(&mut self, container: &str, exit_code: Option<i64>) {
@@ -619,22 +649,25 @@ impl AppActorState {
 
     // ---- health and manifest ---------------------------------------------------
 
+    /// The Health actor saw a verdict change. Unhealthy on an app Archy
+    /// watches is handled like a crash: the restart tracker decides between
+    /// a restart after its backoff and Failed past max attempts. A stopped,
+    /// busy or user-stopped app only records the verdict.
     fn health_changed(&mut self, healthy: bool, reason: String) {
         self.status.health = if healthy {
             Health::Healthy
         } else {
             Health::Unhealthy
         };
-        let flip = match (&self.status.state, healthy) {
-            (AppState::Running, false) => Some(AppState::Unhealthy),
-            (AppState::Unhealthy, true) => Some(AppState::Running),
-            _ => None,
-        };
-        match flip {
-            Some(to) if self.current.is_none() => {
-                self.transition(to, reason);
-            }
-            _ => self.env.board.set(self.status.clone()),
+        if !healthy && self.watching() {
+            self.transition(AppState::Unhealthy, reason.clone());
+            self.crashed(0, reason);
+            return;
+        }
+        if healthy && self.status.state == AppState::Unhealthy && self.current.is_none() {
+            self.transition(AppState::Running, reason);
+        } else {
+            self.env.board.set(self.status.clone());
         }
     }
 
@@ -645,6 +678,7 @@ impl AppActorState {
             return;
         }
         self.manifest = manifest;
+        self.spec_hashes = None;
         self.status.provides = self.manifest.provides.clone();
         if !self.desired.installed {
             return;
@@ -745,6 +779,10 @@ impl AppActorState {
             return false;
         }
         let at = SystemTime::now();
+        if !to.is_up() {
+            // A verdict is about one stretch of running; the next starts unknown.
+            self.status.health = Health::Unknown;
+        }
         self.status.state = to.clone();
         self.status.reason = reason.clone();
         self.status.since_ms = now_ms();

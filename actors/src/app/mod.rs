@@ -6,7 +6,7 @@ pub mod env;
 pub mod ops;
 pub mod render;
 pub mod state;
-mod task;
+pub(crate) mod task;
 
 pub use actor::{ask, AppActor, AppActorState, AppArgs, AppError, AppMsg, Reply};
 pub use env::{AppConfig, AppEnv};
