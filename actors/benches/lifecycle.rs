@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use archy_actors::app::{AppMsg, AppState, OpKind};
 use archy_actors::supervisor::{Intensity, Strategy, Supervisor, SupervisorArgs};
 use archy_actors::tree::{Archy, Request, TreeConfig};
-use archy_apps::{Catalog, Manifest};
 use archy_runtime::mock::{MockRuntime, Op};
 use archy_runtime::SharedRuntime;
 use ractor::call_t;
@@ -83,22 +82,20 @@ fn main() {
 
 // ---------------------------------------------------------------- harness
 
-fn manifest(id: &str) -> Manifest {
-    let yaml = format!(
-        "id: {id}\nname: {id}\nversion: '1'\ndescription: bench app\ncontainer:\n  image: localhost/{id}:1\n"
-    );
-    Manifest::from_yaml_str(&yaml, Path::new(&format!("/bench/{id}/manifest.yml"))).unwrap()
-}
-
-/// A mock engine holding every app's image, and the catalog of those apps.
-fn world(ids: &[String]) -> (MockRuntime, Catalog) {
+/// A mock engine holding every app's image, and the apps' manifests in
+/// `<dir>/catalog/<id>/manifest.yml`, where the tree's registry reads them.
+fn world(dir: &Path, ids: &[String]) -> MockRuntime {
     let mock = MockRuntime::new();
-    let mut catalog = Catalog::default();
     for id in ids {
         mock.add_image(&format!("localhost/{id}:1"));
-        catalog.insert(manifest(id)).unwrap();
+        let app = dir.join("catalog").join(id);
+        std::fs::create_dir_all(&app).unwrap();
+        let yaml = format!(
+            "id: {id}\nname: {id}\nversion: '1'\ndescription: bench app\ncontainer:\n  image: localhost/{id}:1\n"
+        );
+        std::fs::write(app.join("manifest.yml"), yaml).unwrap();
     }
-    (mock, catalog)
+    mock
 }
 
 fn ids(prefix: &str, n: usize) -> Vec<String> {
@@ -108,8 +105,10 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
 /// A tree whose restart budget a bench cannot exhaust, and (unless
 /// `keep_verify`) a zero verify window: one inspect per member instead of
 /// 5 s of polling, which only the call count measures.
-async fn boot(dir: &Path, mock: &MockRuntime, catalog: Catalog, keep_verify: bool) -> Archy {
+async fn boot(dir: &Path, mock: &MockRuntime, keep_verify: bool) -> Archy {
     let mut config = TreeConfig::new(dir);
+    config.registry.dirs = vec![dir.join("catalog")];
+    config.registry.poll_every = None;
     config.apps_intensity = Intensity {
         max_restarts: u32::MAX,
         period: Duration::from_secs(1),
@@ -118,7 +117,7 @@ async fn boot(dir: &Path, mock: &MockRuntime, catalog: Catalog, keep_verify: boo
         config.app.verify_window = Duration::ZERO;
     }
     let runtime: SharedRuntime = Arc::new(mock.clone());
-    Archy::boot(config, runtime, catalog).await.unwrap()
+    Archy::boot(config, runtime).await.unwrap()
 }
 
 async fn until_running(archy: &Archy, app: &str) {
@@ -175,8 +174,8 @@ fn print_table(rows: &[Row]) {
 async fn engine_calls(rows: &mut Vec<Row>) {
     let tmp = tempfile::tempdir().unwrap();
     let apps = ids("calls", 2);
-    let (mock, catalog) = world(&apps);
-    let archy = boot(tmp.path(), &mock, catalog.clone(), true).await;
+    let mock = world(tmp.path(), &apps);
+    let archy = boot(tmp.path(), &mock, true).await;
 
     for (n, app) in apps.iter().enumerate() {
         mock.reset_calls();
@@ -203,7 +202,7 @@ async fn engine_calls(rows: &mut Vec<Row>) {
     archy.shutdown().await;
 
     mock.reset_calls();
-    let archy = boot(tmp.path(), &mock, catalog, true).await;
+    let archy = boot(tmp.path(), &mock, true).await;
     for app in &apps {
         until_running(&archy, app).await;
     }
@@ -261,8 +260,8 @@ async fn restart_after_a_panic(rows: &mut Vec<Row>) {
 async fn app_actor_restart(rows: &mut Vec<Row>) {
     let tmp = tempfile::tempdir().unwrap();
     let app = "restart-0000".to_string();
-    let (mock, catalog) = world(std::slice::from_ref(&app));
-    let archy = boot(tmp.path(), &mock, catalog, false).await;
+    let mock = world(tmp.path(), std::slice::from_ref(&app));
+    let archy = boot(tmp.path(), &mock, false).await;
     archy.request(&app, Request::Install, true).await.unwrap();
     let mut transitions = archy.board().subscribe();
     let running = AppState::Running.to_string();
@@ -299,8 +298,8 @@ async fn app_actor_restart(rows: &mut Vec<Row>) {
 async fn thousand_app_actors(rows: &mut Vec<Row>) {
     let tmp = tempfile::tempdir().unwrap();
     let apps = ids("bulk", BULK_APPS);
-    let (mock, catalog) = world(&apps);
-    let archy = boot(tmp.path(), &mock, catalog.clone(), false).await;
+    let mock = world(tmp.path(), &apps);
+    let archy = boot(tmp.path(), &mock, false).await;
     // Installed 100 at a time: each install writes (and fsyncs) its desired
     // state and journal on the runtime's workers, and with all 1000 at once
     // the last spawn requests can wait past the supervisor call deadline.
@@ -317,7 +316,7 @@ async fn thousand_app_actors(rows: &mut Vec<Row>) {
     archy.shutdown().await;
 
     let began = Instant::now();
-    let archy = boot(tmp.path(), &mock, catalog, false).await;
+    let archy = boot(tmp.path(), &mock, false).await;
     let spawned = began.elapsed();
     for app in &apps {
         until_running(&archy, app).await;
@@ -340,8 +339,8 @@ async fn thousand_app_actors(rows: &mut Vec<Row>) {
 async fn status_during_a_long_stop(rows: &mut Vec<Row>) {
     let tmp = tempfile::tempdir().unwrap();
     let app = "reader-0000".to_string();
-    let (mock, catalog) = world(std::slice::from_ref(&app));
-    let archy = boot(tmp.path(), &mock, catalog, false).await;
+    let mock = world(tmp.path(), std::slice::from_ref(&app));
+    let archy = boot(tmp.path(), &mock, false).await;
     archy.request(&app, Request::Install, true).await.unwrap();
     mock.hold(Op::Stop);
     archy.request(&app, Request::Stop, false).await.unwrap();

@@ -41,8 +41,13 @@ const OP_DEADLINE: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------- harness
 
+fn demo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../apps/demo")
+}
+
+/// The catalog as the tree's registry loads it, for names the tests check.
 fn demo_catalog() -> Catalog {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../apps/demo");
+    let dir = demo_dir();
     let load = Catalog::load_dir(&dir);
     assert!(
         load.errors.is_empty(),
@@ -169,13 +174,11 @@ impl Demo {
 
     async fn start_daemon(&mut self) -> Duration {
         let began = Instant::now();
-        let archy = Archy::boot(
-            TreeConfig::new(self.state.path()),
-            self.runtime.clone(),
-            demo_catalog(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("boot: {e}"));
+        let mut config = TreeConfig::new(self.state.path());
+        config.registry.dirs = vec![demo_dir()];
+        let archy = Archy::boot(config, self.runtime.clone())
+            .await
+            .unwrap_or_else(|e| panic!("boot: {e}"));
         self.archy = Some(archy);
         began.elapsed()
     }
@@ -550,12 +553,18 @@ async fn demo_stubborn_stop_waits_its_3_s_grace_then_kills() {
     demo.ok(Request::Uninstall { purge: true }).await;
 }
 
-/// Every demo app that runs on its own (demo-api waits for a healthy
-/// demo-db, and no health monitor reports one yet), installed at once; then
-/// a daemon restart adopts them all, recreating and restarting none.
+/// Every demo app but demo-crash, installed at once: demo-api waits for
+/// demo-db to be healthy, then gets its generated token; a daemon restart
+/// then adopts them all, recreating and restarting none.
 #[tokio::test]
 async fn daemon_restart_adopts_every_running_demo_app_untouched() {
-    const APPS: [&str; 4] = ["demo-db", "demo-stack", "demo-stubborn", "demo-web"];
+    const APPS: [&str; 5] = [
+        "demo-api",
+        "demo-db",
+        "demo-stack",
+        "demo-stubborn",
+        "demo-web",
+    ];
     let Some(mut demo) = Demo::boot_with(APPS[0], &APPS).await else {
         return;
     };
@@ -563,11 +572,24 @@ async fn daemon_restart_adopts_every_running_demo_app_untouched() {
     let began = Instant::now();
     let installs = APPS.iter().map(|app| demo.ok_for(app, Request::Install));
     futures::future::join_all(installs).await;
-    figure("4 demo apps installed at once", began.elapsed());
+    figure(
+        "5 demo apps installed at once (demo-api waits for demo-db healthy)",
+        began.elapsed(),
+    );
     let before = demo.containers(&APPS).await;
+    let started = |app: &str| {
+        let name = format!("archy-{app}");
+        let (_, _, at) = before.iter().find(|(n, _, _)| *n == name).unwrap();
+        sortable(at.as_deref().unwrap())
+    };
+    assert!(
+        started("demo-db") < started("demo-api"),
+        "demo-api must start after its database"
+    );
+    serves(18090, "/status.txt", "token=set").await;
 
     let took = demo.restart_daemon(&APPS).await;
-    figure("daemon restart -> all 4 demo apps adopted", took);
+    figure("daemon restart -> all 5 demo apps adopted", took);
     assert_eq!(
         demo.containers(&APPS).await,
         before,
