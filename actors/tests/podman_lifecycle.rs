@@ -73,6 +73,15 @@ async fn engine() -> Option<PodmanRuntime> {
     }
 }
 
+/// Every member's container name, in start order.
+fn container_names(manifest: &Manifest) -> Vec<String> {
+    manifest
+        .members()
+        .iter()
+        .map(|m| container_name(manifest, m.name))
+        .collect()
+}
+
 /// Removes an app's containers and named volumes (the `archy-` names Archy
 /// gives them) when made, so a run killed earlier cannot leak into this
 /// one, and when dropped, so this one leaks nothing even when it panics.
@@ -88,17 +97,7 @@ impl Leftovers {
     fn of(socket: &Path, manifests: &[&Manifest]) -> Self {
         let leftovers = Leftovers {
             url: format!("unix://{}", socket.display()),
-            containers: manifests
-                .iter()
-                .flat_map(|manifest| {
-                    let members = manifest.members();
-                    let names: Vec<String> = members
-                        .iter()
-                        .map(|m| container_name(manifest, m.name))
-                        .collect();
-                    names
-                })
-                .collect(),
+            containers: manifests.iter().flat_map(|m| container_names(m)).collect(),
             volumes: manifests.iter().flat_map(|m| named_volumes(m)).collect(),
         };
         leftovers.remove();
@@ -260,9 +259,7 @@ impl Demo {
         let catalog = demo_catalog();
         let mut found = Vec::new();
         for app in apps {
-            let manifest = catalog.get(app).unwrap();
-            for member in manifest.members() {
-                let name = container_name(manifest, member.name);
+            for name in container_names(catalog.get(app).unwrap()) {
                 let details = self
                     .inspect_named(&name)
                     .await
