@@ -162,6 +162,22 @@ async fn a_user_stop_cancels_a_pending_crash_restart() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_stop_asked_during_a_failing_restart_is_not_undone_by_the_next_one() {
+    let h = Harness::new();
+    let m = single(&h, "relapse");
+    let actor = h.installed(&m).await;
+    h.mock.exit_on_start("archy-relapse", 1);
+    h.mock.crash("archy-relapse", 1);
+    actor.cast(died("archy-relapse")).unwrap();
+    // The first restart is running (and will fail) when the user stops it.
+    h.mock.until_called(Op::Start, 2).await;
+    stop(&actor, "relapse").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(h.mock.calls(Op::Start), 2);
+    assert_eq!(h.state("relapse"), Some(AppState::Stopped));
+}
+
+#[tokio::test(start_paused = true)]
 async fn rest_for_one_restarts_the_crashed_member_and_those_after_it() {
     let h = Harness::new();
     for image in ["db", "api", "web"] {

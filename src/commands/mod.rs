@@ -51,7 +51,7 @@ impl From<&ClientError> for Exit {
 pub fn run(cli: Cli) -> ExitCode {
     let global = &cli.global;
     match cli.command {
-        Command::Serve(args) => crate::daemon::run(args),
+        Command::Serve(args) => crate::daemon::run(args, cli.global.state_dir()),
         Command::App(AppCommand::Validate(args)) => validate::run(&args),
         Command::App(AppCommand::Render(args)) => render::run(global, &args).into(),
         Command::Passwd => passwd::run(global).into(),

@@ -685,7 +685,12 @@ impl AppActorState {
         }
     }
 
+    /// Run `op` after `wait`, unless the user asks for something first (a
+    /// request already queued is newer than this decision and wins).
     fn schedule(&mut self, op: Op, wait: Duration) {
+        if !self.queue.is_empty() {
+            return;
+        }
         let id = self.next_id();
         let actor = self.myself.clone();
         let task = OwnedTask::spawn(async move {
@@ -700,7 +705,11 @@ impl AppActorState {
     }
 
     fn restart_due(&mut self, timer_id: u64) {
-        if let Some(timer) = self.timer.take_if(|t| t.id == timer_id) {
+        let Some(timer) = self.timer.take_if(|t| t.id == timer_id) else {
+            return;
+        };
+        let heal = matches!(timer.op, Op::Heal { .. });
+        if !(heal && self.desired.user_stopped) {
             self.enqueue(timer.op);
         }
     }
