@@ -33,3 +33,9 @@ e2e:
     cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
     cargo build --bin archy
     cd tests/e2e && node --test model.test.mjs && node journey.mjs
+
+# What the actor layer costs against the mock engine (engine calls per
+# install, actor restart, 1000 actors, status reads during a stop), as a
+# table; docs/performance.md explains it, with the real-Podman figures.
+bench:
+    cargo bench -p archy-actors --bench lifecycle
