@@ -323,6 +323,33 @@ fn test_restart_tracker_gives_up_after_max_attempts() {
 }
 
 #[test]
+fn an_apps_own_policy_overrides_the_trackers_per_call() {
+    let (_dir, mut tracker) = fresh_tracker(RestartPolicy::default());
+    let strict = RestartPolicy {
+        max_attempts: 2,
+        initial_backoff: Duration::from_secs(2),
+        max_backoff: Duration::from_secs(3),
+        ..RestartPolicy::default()
+    };
+    let decisions: Vec<_> = (0..3)
+        .map(|i| tracker.record_failure_with("lnd", at(1_000 + i), &strict))
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            restart_after(2),
+            restart_after(3),
+            RestartDecision::GiveUp { attempts: 2 }
+        ]
+    );
+    // Another app still gets the tracker's default policy.
+    assert_eq!(
+        tracker.record_failure("bitcoin", at(1_000)),
+        restart_after(5)
+    );
+}
+
+#[test]
 fn test_restart_tracker_stability_reset() {
     let (_dir, mut tracker) = tracker_healthy_at_1030_after_two_failures();
     tracker.record_healthy("lnd", at(2_000)); // still the same run

@@ -96,10 +96,22 @@ impl RestartTracker {
         self.file.apps.get(app)
     }
 
-    /// The container died: restart it after a backoff, or give up.
+    /// The container died: restart it after a backoff, or give up, by the
+    /// tracker's policy.
     pub fn record_failure(&mut self, app: &str, now: SystemTime) -> RestartDecision {
-        self.check_stability(app, now);
         let policy = self.policy;
+        self.record_failure_with(app, now, &policy)
+    }
+
+    /// As [`Self::record_failure`], by the app's own policy (its manifest's
+    /// `restart`); the stability window stays the tracker's.
+    pub fn record_failure_with(
+        &mut self,
+        app: &str,
+        now: SystemTime,
+        policy: &RestartPolicy,
+    ) -> RestartDecision {
+        self.check_stability(app, now);
         let record = self.file.apps.entry(app.to_owned()).or_default();
         record.last_failure_at = Some(unix_secs(now));
         record.healthy_since = None;
