@@ -55,12 +55,13 @@ async fn a_crash_loop_restarts_with_doubling_backoff_then_fails() {
             t.reason
         );
     }
-    // Each retry starts after its wait and fails at the first verify poll.
+    // Each retry starts after its wait; no die events are forwarded here,
+    // so the verify window's final inspect catches the death at its end.
     for k in 1..restarts.len() {
         let gap = restarts[k].0 - restarts[k - 1].0;
         assert_eq!(
             gap,
-            Duration::from_secs(waits[k - 1]) + Duration::from_millis(250)
+            Duration::from_secs(waits[k - 1]) + Duration::from_secs(5)
         );
     }
     assert_eq!(h.mock.container("archy-loopy").unwrap().start_count, 1 + 5);
@@ -253,4 +254,125 @@ async fn an_engine_outage_is_waited_out_without_charging_the_app() {
         RunState::Running
     );
     assert_eq!(status(&actor).await.restart_count, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_manifests_restart_policy_is_the_one_applied() {
+    let h = Harness::new();
+    h.mock.add_image("docker.io/library/strict:1");
+    let m = manifest(
+        "id: strict\nname: s\nversion: \"1\"\ncontainer:\n  image: docker.io/library/strict:1\n\
+         restart: { max_attempts: 2, backoff: { initial_secs: 2, max_secs: 3 } }\n",
+    );
+    let actor = h.installed(&m).await;
+    let mut transitions = h.board.subscribe();
+    h.mock.exit_on_start("archy-strict", 1);
+    assert!(h.mock.crash("archy-strict", 1));
+    actor.cast(died("archy-strict")).unwrap();
+    let mut scheduled = Vec::new();
+    let failed = loop {
+        let t = transitions.recv().await.unwrap();
+        if t.to == "failed" {
+            break t;
+        }
+        if t.to == "restarting" && t.reason.contains(" in ") {
+            scheduled.push(t.reason);
+        }
+    };
+    assert_eq!(scheduled.len(), 2, "{scheduled:?}");
+    assert!(scheduled[0].ends_with("restart 1 in 2 s"), "{scheduled:?}");
+    assert!(scheduled[1].ends_with("restart 2 in 3 s"), "{scheduled:?}");
+    assert!(
+        failed.reason.contains("crashed 2 times"),
+        "{}",
+        failed.reason
+    );
+    assert_eq!(h.mock.container("archy-strict").unwrap().start_count, 1 + 2);
+}
+
+/// Wait for `app`'s next transition into `to`.
+async fn next_into(
+    transitions: &mut tokio::sync::broadcast::Receiver<Transition>,
+    app: &str,
+    to: &str,
+) -> Transition {
+    loop {
+        let t = transitions.recv().await.unwrap();
+        if t.app == app && t.to == to {
+            return t;
+        }
+    }
+}
+
+fn verdict(healthy: bool, reason: &str) -> AppMsg {
+    AppMsg::HealthChanged {
+        healthy,
+        reason: reason.into(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn past_max_attempts_of_health_failures_the_reason_names_the_health_check() {
+    let h = Harness::new();
+    h.mock.add_image("docker.io/library/sickly:1");
+    let m = manifest(
+        "id: sickly\nname: s\nversion: \"1\"\ncontainer:\n  image: docker.io/library/sickly:1\n\
+         restart: { max_attempts: 2, backoff: { initial_secs: 1, max_secs: 1 } }\n",
+    );
+    let actor = h.installed(&m).await;
+    let mut transitions = h.board.subscribe();
+    for _ in 0..2 {
+        actor.cast(verdict(false, "http GET / → 503")).unwrap();
+        next_into(&mut transitions, "sickly", "restarting").await;
+        next_into(&mut transitions, "sickly", "running").await;
+    }
+    actor.cast(verdict(false, "http GET / → 503")).unwrap();
+    let failed = next_into(&mut transitions, "sickly", "failed").await;
+    assert!(
+        failed
+            .reason
+            .contains("failed its health check 2 times in a row"),
+        "{}",
+        failed.reason
+    );
+    assert!(!failed.reason.contains("crashed"), "{}", failed.reason);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_health_verdict_without_a_state_change_is_published_live() {
+    let h = Harness::new();
+    let m = single(&h, "checked");
+    let actor = h.installed(&m).await;
+    assert_eq!(
+        h.board.get("checked").unwrap().health,
+        archy_actors::status::Health::Unknown
+    );
+    let mut transitions = h.board.subscribe();
+    actor
+        .cast(verdict(true, "every health probe passes"))
+        .unwrap();
+    let t = next_into(&mut transitions, "checked", "running").await;
+    assert_eq!(t.from, "running");
+    assert_eq!(t.reason, "healthy: every health probe passes");
+    assert_eq!(
+        h.board.get("checked").unwrap().health,
+        archy_actors::status::Health::Healthy
+    );
+    let journal = h.env.journal.recent(Some("checked"), None, 100);
+    let last = journal.last().unwrap();
+    assert_eq!(
+        (last.seq, last.reason.as_str()),
+        (t.seq, "healthy: every health probe passes")
+    );
+
+    // The same verdict again is no news.
+    actor
+        .cast(verdict(true, "every health probe passes"))
+        .unwrap();
+    status(&actor).await;
+    assert!(transitions.try_recv().is_err());
+    assert_eq!(
+        h.env.journal.recent(Some("checked"), None, 100).len(),
+        journal.len()
+    );
 }

@@ -317,7 +317,6 @@ async fn every_transition_is_journalled_and_published_with_its_reason() {
     assert_eq!(
         states,
         [
-            "installing (pulling)",
             "installing (creating)",
             "installing (starting)",
             "installing (verifying)",

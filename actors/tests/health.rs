@@ -334,7 +334,6 @@ async fn test_health_monitor_http_status_mismatch() {
 async fn test_health_monitor_http_reason_reaches_the_app() {
     let config = AppConfig {
         verify_window: Duration::from_millis(50),
-        verify_poll: Duration::from_millis(10),
         ..AppConfig::default()
     };
     let h = Harness::with(config, RestartPolicy::default());

@@ -11,15 +11,16 @@ use archy_apps::Manifest;
 use archy_runtime::Observed;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::env::AppEnv;
-use super::ops::{Op, OpCtx, OpError, Progress};
+use super::ops::{DeathSignal, Op, OpCtx, OpError, Progress};
 use super::render::container_name;
 use super::state::{allowed, AppState, OpKind, StateKind};
 use super::task::OwnedTask;
 use crate::status::{now_ms, AppStatus, Health, Transition};
-use crate::store::{self, DesiredApp, RestartDecision, StoreError};
+use crate::store::{self, DesiredApp, RestartDecision, RestartPolicy, StoreError};
 
 /// How long to wait before looking at the containers again when the engine
 /// could not be asked at the actor's start.
@@ -76,10 +77,11 @@ pub enum AppMsg {
         to: AppState,
         reason: String,
     },
-    /// From the operation task: it ended.
+    /// From the operation task: it ended (Ok: the ids of the containers it
+    /// verified running, see [`Op::run`]).
     OpDone {
         op_id: u64,
-        result: Result<(), OpError>,
+        result: Result<Vec<String>, OpError>,
     },
     /// From the restart timer: a crashed app's backoff is over.
     RestartDue {
@@ -168,6 +170,8 @@ struct InFlight {
     id: u64,
     op: Op,
     waiters: Vec<Reply>,
+    /// Rung when one of the app's containers is reported dead meanwhile.
+    deaths: watch::Sender<()>,
     _task: OwnedTask,
 }
 
@@ -295,10 +299,17 @@ impl AppActorState {
         &self.manifest.id
     }
 
+    /// The context of work outside an operation (rendering): no deaths
+    /// are forwarded to it.
     fn ctx(&self) -> OpCtx {
+        self.op_ctx(watch::channel(()).1)
+    }
+
+    fn op_ctx(&self, deaths: DeathSignal) -> OpCtx {
         OpCtx {
             manifest: self.manifest.clone(),
             env: self.env.clone(),
+            deaths,
         }
     }
 
@@ -444,7 +455,8 @@ impl AppActorState {
     fn launch(&mut self, op: Op, waiters: Vec<Reply>) {
         self.dependency_watch = None;
         let id = self.next_id();
-        let ctx = self.ctx();
+        let (deaths, death_signal) = watch::channel(());
+        let ctx = self.op_ctx(death_signal);
         let actor = self.myself.clone();
         let progress = Progress::new(move |to, reason| {
             let _ = actor.cast(AppMsg::OpProgress {
@@ -462,6 +474,7 @@ impl AppActorState {
             id,
             op,
             waiters,
+            deaths,
             _task: task,
         });
         self.set_operation(Some(op.kind()));
@@ -478,7 +491,7 @@ impl AppActorState {
     }
 
     /// The operation task ended: final state, answers, next in queue.
-    fn finish(&mut self, id: u64, result: Result<(), OpError>) {
+    fn finish(&mut self, id: u64, result: Result<Vec<String>, OpError>) {
         let Some(done) = self.current.take_if(|c| c.id == id) else {
             return; // a cancelled operation's late word
         };
@@ -490,7 +503,7 @@ impl AppActorState {
             }
         };
         match result {
-            Ok(()) => {
+            Ok(ids) => {
                 if let Op::Uninstall { .. } = done.op {
                     self.uninstalled();
                     answer_all(Ok(()));
@@ -502,6 +515,7 @@ impl AppActorState {
                     }
                     return;
                 }
+                self.verified_containers(done.op, ids);
                 let (to, reason) = final_state(done.op);
                 self.transition(to, reason);
                 if done.op != Op::Stop {
@@ -524,7 +538,7 @@ impl AppActorState {
             Err(OpError::Failed(reason)) => {
                 if let Op::Heal { from } = done.op {
                     // The restart itself crashed: one more failure to count.
-                    self.crashed(from, reason.clone());
+                    self.crashed(from, Failure::Crash, reason.clone());
                 } else {
                     self.transition(AppState::failed(&reason), reason.clone());
                 }
@@ -532,6 +546,20 @@ impl AppActorState {
             }
         }
         self.pump();
+    }
+
+    /// Show the ids of the containers an operation verified running at
+    /// once, not only after the reconciler's next look.
+    fn verified_containers(&mut self, op: Op, ids: Vec<String>) {
+        let from = match op {
+            Op::Heal { from } => from,
+            _ if ids.is_empty() => return, // stop: the containers stay
+            _ => 0,
+        };
+        if self.status.containers.len() >= from {
+            self.status.containers.truncate(from);
+            self.status.containers.extend(ids);
+        }
     }
 
     fn uninstalled(&mut self) {
@@ -629,8 +657,17 @@ impl AppActorState {
     /// may arrive, or a list taken during an operation be read, after that
     /// operation ended): check, off the mailbox, that the container is
     /// really down before calling it a crash. One inspect per death seen.
+    /// During an operation, the death goes to it instead: its verify window
+    /// judges (and the operation's outcome decides the state).
     fn died(&mut self, container: String, exit_code: Option<i64>) {
-        if !self.watching() || !self.member_names().contains(&container) {
+        if !self.member_names().contains(&container) {
+            return;
+        }
+        if let Some(current) = &self.current {
+            current.deaths.send_replace(());
+            return;
+        }
+        if !self.watching() {
             return;
         }
         let runtime = self.env.runtime.clone();
@@ -651,17 +688,18 @@ impl AppActorState {
             return;
         }
         if let Some(index) = self.member_names().iter().position(|n| n == container) {
-            self.crashed(index, what);
+            self.crashed(index, Failure::Crash, what);
         }
     }
 
     /// Member `from` crashed: restart it (and the members after it) after
     /// the tracker's backoff, or give up and wait for the user.
-    fn crashed(&mut self, from: usize, what: String) {
+    fn crashed(&mut self, from: usize, cause: Failure, what: String) {
         let app = self.app().to_string();
         let (decision, attempts) = {
             let mut tracker = self.env.tracker();
-            let decision = tracker.record_failure(&app, SystemTime::now());
+            let policy = restart_policy(&self.manifest, tracker.policy());
+            let decision = tracker.record_failure_with(&app, SystemTime::now(), &policy);
             if let Err(e) = tracker.save() {
                 tracing::error!(%app, error = %e, "cannot save the restart tracker");
             }
@@ -676,10 +714,7 @@ impl AppActorState {
                 }
             }
             RestartDecision::GiveUp { attempts } => {
-                let reason = format!(
-                    "{what}; crashed {attempts} times in a row, so it is left stopped; \
-                     start it to try again"
-                );
+                let reason = format!("{what}; {}", cause.give_up(attempts));
                 self.transition(AppState::failed(&reason), reason);
             }
         }
@@ -773,6 +808,7 @@ impl AppActorState {
     /// a restart after its backoff and Failed past max attempts. A stopped,
     /// busy or user-stopped app only records the verdict.
     fn health_changed(&mut self, healthy: bool, reason: String) {
+        let previous = self.status.health;
         self.status.health = if healthy {
             Health::Healthy
         } else {
@@ -780,13 +816,21 @@ impl AppActorState {
         };
         if !healthy && self.watching() {
             self.transition(AppState::Unhealthy, reason.clone());
-            self.crashed(0, reason);
+            self.crashed(0, Failure::Health, reason);
             return;
         }
         if healthy && self.status.state == AppState::Unhealthy && self.current.is_none() {
             self.transition(AppState::Running, reason);
-        } else {
-            self.env.board.set(self.status.clone());
+        } else if self.status.health != previous {
+            // No state change, but the verdict is news for the dashboard.
+            let verdict = if healthy { "healthy" } else { "unhealthy" };
+            let state = self.status.state.clone();
+            self.record(
+                state.clone(),
+                state,
+                format!("{verdict}: {reason}"),
+                now_ms(),
+            );
         }
     }
 
@@ -913,14 +957,21 @@ impl AppActorState {
             tracing::error!(app = %self.app(), %from, %to, %reason, "illegal transition refused");
             return false;
         }
-        let at = SystemTime::now();
         if !to.is_up() {
             // A verdict is about one stretch of running; the next starts unknown.
             self.status.health = Health::Unknown;
         }
+        self.status.since_ms = now_ms();
+        self.record(from, to, reason, self.status.since_ms);
+        true
+    }
+
+    /// Journal, set on the board and publish a change of the app's status;
+    /// `from == to` for news that is not a state change (a health verdict).
+    fn record(&mut self, from: AppState, to: AppState, reason: String, at_ms: u64) {
+        let at = SystemTime::now();
         self.status.state = to.clone();
         self.status.reason = reason.clone();
-        self.status.since_ms = now_ms();
         let app = self.app().to_string();
         let event = store::Transition {
             app: app.clone(),
@@ -937,9 +988,47 @@ impl AppActorState {
             from: from.to_string(),
             to: to.to_string(),
             reason,
-            at_ms: self.status.since_ms,
+            at_ms,
         });
-        true
+    }
+}
+
+/// Why Archy restarts an app, for the words when it stops trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// A container exited (or a restart of it failed).
+    Crash,
+    /// The health check failed; the container may still be running.
+    Health,
+}
+
+impl Failure {
+    fn give_up(self, attempts: u32) -> String {
+        match self {
+            Failure::Crash => format!(
+                "crashed {attempts} times in a row, so it is left stopped; start it to try again"
+            ),
+            Failure::Health => format!(
+                "failed its health check {attempts} times in a row, so Archy stopped \
+                 restarting it; restart it to try again"
+            ),
+        }
+    }
+}
+
+/// The app's own restart policy when its manifest sets one (`restart`),
+/// else the daemon's (the manifest's defaults are the daemon's defaults);
+/// how long a run must last to earn fresh attempts stays the daemon's.
+fn restart_policy(manifest: &Manifest, daemon: &RestartPolicy) -> RestartPolicy {
+    let restart = &manifest.restart;
+    if *restart == archy_apps::RestartPolicy::default() {
+        return *daemon;
+    }
+    RestartPolicy {
+        max_attempts: restart.max_attempts,
+        initial_backoff: Duration::from_secs(restart.backoff.initial_secs),
+        max_backoff: Duration::from_secs(restart.backoff.max_secs),
+        stability_reset: daemon.stability_reset,
     }
 }
 
@@ -952,8 +1041,8 @@ fn answer(reply: Option<Reply>, outcome: Result<(), AppError>) {
 fn initial_state(op: Op) -> (AppState, &'static str) {
     match op {
         Op::Install => (
-            AppState::installing(super::state::InstallPhase::Pulling),
-            "getting images",
+            AppState::installing(super::state::InstallPhase::Creating),
+            "creating containers",
         ),
         Op::Start => (AppState::Starting, "starting"),
         Op::Stop => (AppState::Stopping, "stopping"),

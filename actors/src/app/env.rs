@@ -24,8 +24,6 @@ pub struct AppConfig {
     /// A container that exits within this time after its start fails the
     /// operation (failsafe install).
     pub verify_window: Duration,
-    /// How often the verify window inspects each member.
-    pub verify_poll: Duration,
     /// How long a start waits for its dependencies to be running.
     pub dependency_wait: Duration,
     /// Log lines captured from a container that failed its verify window.
@@ -38,7 +36,6 @@ impl Default for AppConfig {
             pull_attempts: 3,
             pull_waits: vec![Duration::from_secs(5), Duration::from_secs(15)],
             verify_window: Duration::from_secs(5),
-            verify_poll: Duration::from_millis(250),
             dependency_wait: Duration::from_secs(120),
             log_tail: 20,
         }

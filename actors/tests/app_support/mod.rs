@@ -11,6 +11,8 @@ use archy_actors::status::{AppStatus, StatusBoard};
 use archy_actors::store::StateDir;
 use archy_apps::Manifest;
 use archy_runtime::mock::MockRuntime;
+use archy_runtime::{ContainerRuntime, EngineEventKind};
+use futures::StreamExt;
 use ractor::ActorRef;
 use tempfile::TempDir;
 
@@ -85,6 +87,26 @@ impl Harness {
             .unwrap()
             .unwrap()
     }
+}
+
+/// Forward the mock engine's die events to the app actors, as the
+/// reconciler's event watcher does in the daemon.
+pub async fn forward_deaths(mock: &MockRuntime) -> tokio::task::JoinHandle<()> {
+    let mut events = mock.events().await.unwrap();
+    tokio::spawn(async move {
+        while let Some(Ok(event)) = events.next().await {
+            let (EngineEventKind::Die { exit_code }, Some(app)) = (event.kind, &event.app) else {
+                continue;
+            };
+            if let Some(actor) = ActorRef::<AppMsg>::where_is(AppActor::name(app)) {
+                let container = event.container.clone();
+                let _ = actor.cast(AppMsg::Died {
+                    container,
+                    exit_code,
+                });
+            }
+        }
+    })
 }
 
 pub async fn install(actor: &ActorRef<AppMsg>, app: &str) -> Result<(), AppError> {

@@ -1,24 +1,29 @@
 //! Container steps shared by the operations: create-or-adopt, start in
 //! order, stop in reverse order with each member's grace, remove.
 
-use archy_runtime::{labels, RuntimeError};
+use archy_runtime::{labels, RuntimeError, RuntimeResult};
 
-use super::{OpCtx, OpError};
+use super::{image, OpCtx, OpError, Progress};
 use crate::app::render::{container_name, MemberSpec};
+use crate::app::state::{AppState, InstallPhase};
 
 /// Create the member's container; if one of that name exists, adopt it when
 /// its spec hash matches (invariant 4), else replace it (data is in volumes
-/// and bind mounts, never in the container).
-pub async fn create_or_adopt(ctx: &OpCtx, member: &MemberSpec) -> Result<(), OpError> {
-    let runtime = &ctx.env.runtime;
+/// and bind mounts, never in the container). The image is fetched only when
+/// the engine lacks it (see [`create`]).
+pub async fn create_or_adopt(
+    ctx: &OpCtx,
+    member: &MemberSpec,
+    progress: &Progress,
+) -> Result<(), OpError> {
     let name = &member.spec.name;
     let creating = || format!("creating {name}");
-    match runtime.create(&member.spec).await {
+    match create(ctx, member, progress).await? {
         Ok(_) => return Ok(()),
         Err(RuntimeError::NameInUse { .. }) => {}
         Err(e) => return Err(OpError::engine(creating(), e)),
     }
-    let existing = match runtime.inspect(name).await {
+    let existing = match ctx.env.runtime.inspect(name).await {
         Ok(details) => Some(details),
         Err(e) if e.is_not_found() => None,
         Err(e) => return Err(OpError::engine(format!("inspecting {name}"), e)),
@@ -31,11 +36,33 @@ pub async fn create_or_adopt(ctx: &OpCtx, member: &MemberSpec) -> Result<(), OpE
         tracing::info!(container = %name, "spec changed; recreating (data is kept)");
         remove_if_present(ctx, name, false).await?;
     }
-    runtime
-        .create(&member.spec)
-        .await
+    create(ctx, member, progress)
+        .await?
         .map(|_| ())
         .map_err(|e| OpError::engine(creating(), e))
+}
+
+/// Create first: with the image present that is the only call. Only when
+/// the engine answers NotFound (the image is missing; a built image's tag
+/// carries its context hash, so a changed context is missing too) is the
+/// image pulled or built, and the create tried again. Returns the engine's
+/// answer to the last create.
+async fn create(
+    ctx: &OpCtx,
+    member: &MemberSpec,
+    progress: &Progress,
+) -> Result<RuntimeResult<String>, OpError> {
+    let runtime = &ctx.env.runtime;
+    let first = runtime.create(&member.spec).await;
+    if !first.as_ref().is_err_and(RuntimeError::is_not_found) {
+        return Ok(first);
+    }
+    image::ensure(ctx, member, progress).await?;
+    progress.report(
+        AppState::installing(InstallPhase::Creating),
+        format!("creating {}", member.spec.name),
+    );
+    Ok(runtime.create(&member.spec).await)
 }
 
 /// Start members `from..` in order. A missing container is created first
@@ -48,8 +75,7 @@ pub async fn start_from(ctx: &OpCtx, members: &[MemberSpec], from: usize) -> Res
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(OpError::engine(format!("starting {name}"), e)),
         }
-        super::image::ensure(ctx, member, &super::Progress::ignore()).await?;
-        create_or_adopt(ctx, member).await?;
+        create_or_adopt(ctx, member, &Progress::ignore()).await?;
         ctx.env
             .runtime
             .start(name)

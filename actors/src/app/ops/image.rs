@@ -1,5 +1,6 @@
-//! Getting a member's image: present → nothing to do; else pull with retry
-//! and backoff, or build from the context (tagged with its hash).
+//! Getting a member's image once a create found it missing: present →
+//! nothing to do; else pull with retry and backoff, or build from the
+//! context (tagged with its hash).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,8 @@ use super::{OpCtx, OpError, Progress};
 use crate::app::render::{ImagePlan, MemberSpec};
 use crate::app::state::{AppState, InstallPhase};
 
-/// Make the member's image present. One `image_present` call when it is.
+/// Make the member's image present. One `image_present` call when it is
+/// (the create that found it missing may have raced a pull by someone else).
 pub async fn ensure(ctx: &OpCtx, member: &MemberSpec, progress: &Progress) -> Result<(), OpError> {
     let image = &member.spec.image;
     if present(ctx, image).await? {

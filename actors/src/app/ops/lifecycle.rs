@@ -2,44 +2,36 @@
 //! steps in the sibling modules.
 
 use super::containers::{create_or_adopt, remove_all, remove_if_present, start_from, stop_from};
-use super::{deps, image, verify, OpCtx, OpError, Progress};
-use crate::app::render;
+use super::{deps, verify, OpCtx, OpError, Progress};
+use crate::app::render::{self, MemberSpec};
 use crate::app::state::{AppState, InstallPhase};
 
-/// Images, containers (adopting matching ones), dependencies, start in
-/// order, verify. A failed start or verify removes the app's containers
+/// Containers (create first, fetching an image only when the engine lacks
+/// it; adopting matching containers), dependencies, start in order, verify.
+/// A failure other than a blocked dependency removes the app's containers
 /// again (data kept), so a failed install leaves nothing half-running.
 ///
-/// Engine calls, single container, image present, network already ensured
-/// by this process: `image_present`, `create`, `start`, plus the verify
-/// window's inspects.
-pub async fn install(ctx: &OpCtx, progress: &Progress) -> Result<(), OpError> {
+/// Engine calls, single container, image present: `create`, `start`, and
+/// the verify window's one final `inspect` = 3; the first install in a
+/// process adds one `ensure_network`. Image missing: + `image_present`,
+/// the pulls (or the build), `image_present` after a pull, and a second
+/// `create`. Each death reported during the window adds one inspect per
+/// member.
+pub async fn install(ctx: &OpCtx, progress: &Progress) -> Result<Vec<String>, OpError> {
     let members = ctx.render()?;
     ctx.create_data_dirs()?;
     ctx.env
         .ensure_network()
         .await
         .map_err(|e| OpError::engine("creating the archy network", e))?;
-    for member in &members {
-        image::ensure(ctx, member, progress).await?;
-    }
-    progress.report(
-        AppState::installing(InstallPhase::Creating),
-        "creating containers",
-    );
-    for member in &members {
-        create_or_adopt(ctx, member).await?;
-    }
-    deps::wait_ready(ctx).await?;
-    progress.report(AppState::installing(InstallPhase::Starting), "starting");
-    let mut outcome = start_from(ctx, &members, 0).await;
-    if outcome.is_ok() {
-        progress.report(
-            AppState::installing(InstallPhase::Verifying),
-            "checking that it stays up",
-        );
-        outcome = verify::window(ctx, &members).await;
-    }
+    let outcome = match create_all(ctx, &members, progress).await {
+        Ok(()) => {
+            deps::wait_ready(ctx).await?;
+            progress.report(AppState::installing(InstallPhase::Starting), "starting");
+            start_and_verify(ctx, &members, progress).await
+        }
+        Err(e) => Err(e),
+    };
     if outcome.is_err() {
         for member in &members {
             // Best effort: the failure to report is the one above.
@@ -49,8 +41,32 @@ pub async fn install(ctx: &OpCtx, progress: &Progress) -> Result<(), OpError> {
     outcome
 }
 
+async fn create_all(
+    ctx: &OpCtx,
+    members: &[MemberSpec],
+    progress: &Progress,
+) -> Result<(), OpError> {
+    for member in members {
+        create_or_adopt(ctx, member, progress).await?;
+    }
+    Ok(())
+}
+
+async fn start_and_verify(
+    ctx: &OpCtx,
+    members: &[MemberSpec],
+    progress: &Progress,
+) -> Result<Vec<String>, OpError> {
+    start_from(ctx, members, 0).await?;
+    progress.report(
+        AppState::installing(InstallPhase::Verifying),
+        "checking that it stays up",
+    );
+    verify::window(ctx, members).await
+}
+
 /// Dependencies, then members in order, then verify.
-pub async fn start(ctx: &OpCtx) -> Result<(), OpError> {
+pub async fn start(ctx: &OpCtx) -> Result<Vec<String>, OpError> {
     let members = ctx.render()?;
     deps::wait_ready(ctx).await?;
     ctx.env
@@ -66,14 +82,15 @@ pub async fn stop(ctx: &OpCtx) -> Result<(), OpError> {
     stop_from(ctx, 0).await
 }
 
-pub async fn restart(ctx: &OpCtx) -> Result<(), OpError> {
+pub async fn restart(ctx: &OpCtx) -> Result<Vec<String>, OpError> {
     stop_from(ctx, 0).await?;
     start(ctx).await
 }
 
 /// After member `from` crashed: stop it and the members after it (reverse
-/// order), start them again in order, verify them (rest_for_one).
-pub async fn heal(ctx: &OpCtx, from: usize) -> Result<(), OpError> {
+/// order), start them again in order, verify them (rest_for_one). Ok: the
+/// ids of members `from..`.
+pub async fn heal(ctx: &OpCtx, from: usize) -> Result<Vec<String>, OpError> {
     let members = ctx.render()?;
     stop_from(ctx, from).await?;
     start_from(ctx, &members, from).await?;

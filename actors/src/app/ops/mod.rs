@@ -51,14 +51,16 @@ impl Op {
         }
     }
 
-    /// Run this operation to its end.
-    pub async fn run(self, ctx: &OpCtx, progress: &Progress) -> Result<(), OpError> {
+    /// Run this operation to its end. Ok carries the ids of the containers
+    /// it verified running, in member order (from member `from` for a heal;
+    /// none for stop and uninstall).
+    pub async fn run(self, ctx: &OpCtx, progress: &Progress) -> Result<Vec<String>, OpError> {
         match self {
             Op::Install => install(ctx, progress).await,
             Op::Start => start(ctx).await,
-            Op::Stop => stop(ctx).await,
+            Op::Stop => stop(ctx).await.map(|()| Vec::new()),
             Op::Restart => restart(ctx).await,
-            Op::Uninstall { purge } => uninstall(ctx, purge).await,
+            Op::Uninstall { purge } => uninstall(ctx, purge).await.map(|()| Vec::new()),
             Op::Heal { from } => heal(ctx, from).await,
         }
     }
@@ -95,7 +97,14 @@ impl OpError {
 pub struct OpCtx {
     pub manifest: Arc<Manifest>,
     pub env: AppEnv,
+    /// Changes when the engine reports one of the app's containers dead
+    /// while this operation runs (the actor forwards the reconciler's die
+    /// events), so the verify window waits on it instead of polling.
+    pub deaths: DeathSignal,
 }
+
+/// The receiving end of the actor's death notifications for one operation.
+pub type DeathSignal = tokio::sync::watch::Receiver<()>;
 
 impl OpCtx {
     pub fn app(&self) -> &str {
