@@ -256,13 +256,22 @@ async fn an_engine_outage_is_waited_out_without_charging_the_app() {
     assert_eq!(status(&actor).await.restart_count, 0);
 }
 
+/// A single-container app with its own `restart` policy (YAML flow map).
+fn with_restart(h: &Harness, app: &str, restart: &str) -> archy_apps::Manifest {
+    let image = image_of(app);
+    h.mock.add_image(&image);
+    manifest(&format!(
+        "id: {app}\nname: {app}\nversion: \"1\"\ncontainer:\n  image: {image}\nrestart: {restart}\n"
+    ))
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_manifests_restart_policy_is_the_one_applied() {
     let h = Harness::new();
-    h.mock.add_image("docker.io/library/strict:1");
-    let m = manifest(
-        "id: strict\nname: s\nversion: \"1\"\ncontainer:\n  image: docker.io/library/strict:1\n\
-         restart: { max_attempts: 2, backoff: { initial_secs: 2, max_secs: 3 } }\n",
+    let m = with_restart(
+        &h,
+        "strict",
+        "{ max_attempts: 2, backoff: { initial_secs: 2, max_secs: 3 } }",
     );
     let actor = h.installed(&m).await;
     let mut transitions = h.board.subscribe();
@@ -314,10 +323,10 @@ fn verdict(healthy: bool, reason: &str) -> AppMsg {
 #[tokio::test(start_paused = true)]
 async fn past_max_attempts_of_health_failures_the_reason_names_the_health_check() {
     let h = Harness::new();
-    h.mock.add_image("docker.io/library/sickly:1");
-    let m = manifest(
-        "id: sickly\nname: s\nversion: \"1\"\ncontainer:\n  image: docker.io/library/sickly:1\n\
-         restart: { max_attempts: 2, backoff: { initial_secs: 1, max_secs: 1 } }\n",
+    let m = with_restart(
+        &h,
+        "sickly",
+        "{ max_attempts: 2, backoff: { initial_secs: 1, max_secs: 1 } }",
     );
     let actor = h.installed(&m).await;
     let mut transitions = h.board.subscribe();
