@@ -359,7 +359,7 @@ async fn a_stack_stops_in_reverse_order_each_member_with_its_own_grace() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_built_image_is_built_once_and_reused_while_its_context_is_unchanged() {
+async fn a_built_image_is_reused_while_its_context_is_unchanged_and_rebuilt_when_it_changes() {
     let h = Harness::new();
     let context = tempfile::tempdir().unwrap();
     std::fs::write(context.path().join("Containerfile"), "FROM scratch\n").unwrap();
@@ -374,12 +374,20 @@ async fn a_built_image_is_built_once_and_reused_while_its_context_is_unchanged()
     assert_eq!(h.mock.calls(Op::Build), 1);
     uninstall(&actor, "homemade", false).await.unwrap();
     handle.await.unwrap();
-    h.installed(&m).await;
+    let again = h.installed(&m).await;
     assert_eq!(
         h.mock.calls(Op::Build),
         1,
         "the tagged image is still there"
     );
+
+    // A changed context is a new tag: the create misses it, so it is built
+    // and the container replaced.
+    std::fs::write(context.path().join("Containerfile"), "FROM scratch\n# v2\n").unwrap();
+    let old = h.mock.container("archy-homemade").unwrap().id;
+    install(&again, "homemade").await.unwrap();
+    assert_eq!(h.mock.calls(Op::Build), 2);
+    assert_ne!(h.mock.container("archy-homemade").unwrap().id, old);
 }
 
 #[tokio::test(start_paused = true)]
