@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let written = serde_yaml::to_string(&manifest).expect("an accepted manifest serializes");
-    let reread = Manifest::from_yaml_str(&written, origin)
-        .unwrap_or_else(|e| panic!("an accepted manifest, written back, is refused: {e}\n{written}"));
-    assert_eq!(reread, manifest, "the YAML round trip changed the manifest:\n{written}");
+    let reread = Manifest::from_yaml_str(&written, origin).unwrap_or_else(|e| {
+        panic!("an accepted manifest, written back, is refused: {e}\n{written}")
+    });
+    assert_eq!(
+        reread, manifest,
+        "the YAML round trip changed the manifest:\n{written}"
+    );
 });
