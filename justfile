@@ -38,3 +38,18 @@ e2e:
 # Actor-layer costs against the mock engine, as a table.
 bench:
     cargo bench -p archy-actors --bench lifecycle
+
+# Stable Rust only here: RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags, and
+# `-s none` skips AddressSanitizer (no `unsafe` in apps/ or rpc/: a panic is the bug).
+# Fuzz each target for SECONDS (default 5 min each); see docs/fuzzing.md.
+fuzz seconds="300":
+    cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+    for target in manifest jsonrpc; do \
+        mkdir -p fuzz/corpus/$target && \
+        RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --debug-assertions $target \
+            fuzz/corpus/$target fuzz/seeds/$target -- \
+            -max_total_time={{seconds}} -timeout=10 -print_final_stats=1 || exit 1; \
+    done
+
+# A short fuzz run of every target (~30 s each), for CI.
+fuzz-smoke: (fuzz "30")
