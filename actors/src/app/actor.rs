@@ -632,6 +632,8 @@ impl AppActorState {
 
     fn restart_due(&mut self, timer_id: u64) {
         if let Some(timer) = self.timer.take_if(|t| t.id == timer_id) {
+            metrics::counter!(archy_runtime::metrics::CONTAINER_RESTARTS.name, "app" => self.app().to_string())
+                .increment(1);
             self.enqueue(Op::Heal { from: timer.from });
         }
     }

@@ -54,7 +54,15 @@ impl Op {
     /// Run this operation to its end.
     pub async fn run(self, ctx: &OpCtx, progress: &Progress) -> Result<(), OpError> {
         match self {
-            Op::Install => install(ctx, progress).await,
+            Op::Install => {
+                let started = tokio::time::Instant::now();
+                let installed = install(ctx, progress).await;
+                if installed.is_ok() {
+                    metrics::histogram!(archy_runtime::metrics::INSTALL_DURATION.name)
+                        .record(started.elapsed());
+                }
+                installed
+            }
             Op::Start => start(ctx, progress).await,
             Op::Stop => stop(ctx).await,
             Op::Restart => restart(ctx, progress).await,
