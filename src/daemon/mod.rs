@@ -16,6 +16,7 @@ use archy_actors::registry::{parse_public_key, SignedCatalogConfig};
 use archy_actors::tree::{Archy, Exit, TreeConfig};
 use archy_rpc::{Gateway, GatewayConfig};
 use archy_runtime::podman::PodmanRuntime;
+use archy_runtime::MeteredRuntime;
 use clap::Args;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -97,6 +98,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_CANNOT_START);
         }
     };
+    // Every engine call is counted and timed by operation (docs/metrics.md).
+    let engine = MeteredRuntime::new(Arc::new(engine));
     let archy = match Archy::boot(config, Arc::new(engine)).await {
         Ok(archy) => Arc::new(archy),
         Err(e) => {
