@@ -79,6 +79,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
         tracing::error!(dir = %args.state_dir.display(), error = %e, "cannot create the state directory");
         return ExitCode::from(EXIT_CANNOT_START);
     }
+    // First of all: what is recorded before the recorder exists is lost
+    // (boot recovery's engine calls, the reconciler's zeroed series).
+    if let Err(e) = archy_runtime::metrics::install() {
+        tracing::error!("{e}");
+        return ExitCode::from(EXIT_CANNOT_START);
+    }
     let engine = match PodmanRuntime::open(args.engine.as_deref(), &args.state_dir).await {
         Ok(engine) => engine,
         Err(e) => {
