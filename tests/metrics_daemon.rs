@@ -10,6 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+#[path = "support/promtool.rs"]
+mod promtool;
+
 use archy_runtime::metrics::{
     Metric, BUILD_INFO, ENGINE_REQUESTS, ENGINE_REQUEST_DURATION, INSTALL_DURATION, PULL_RETRIES,
     RECONCILE_PASSES,
@@ -141,35 +144,5 @@ fn a_fresh_daemon_serves_metrics_promtool_accepts_with_help_for_every_family() {
         !text.contains(r#"archy_engine_requests_total{operation="list_managed",result="ok"} 0"#),
         "{text}"
     );
-    promtool_check(&text);
-}
-
-fn promtool_check(text: &str) {
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(_) if std::env::var_os("ARCHY_SKIP_PROMTOOL").is_some() => return,
-        Err(error) => panic!(
-            "promtool not runnable ({error}): scripts/setup.sh installs it \
-             (apt-get install --no-install-recommends prometheus), or set ARCHY_SKIP_PROMTOOL=1"
-        ),
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "promtool check metrics failed:\n{}{}\n--- metrics ---\n{text}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    promtool::check(&text);
 }

@@ -2,9 +2,8 @@
 //! with bounded labels, and passes `promtool check metrics`.
 
 mod common;
-
-use std::io::Write;
-use std::process::{Command, Stdio};
+#[path = "../../tests/support/promtool.rs"]
+mod promtool;
 
 use archy_rpc::metrics::*;
 use common::Harness;
@@ -152,32 +151,7 @@ async fn static_dashboard_files_are_served_at_root() {
 async fn promtool_accepts_the_metrics_output() {
     let h = Harness::start().await;
     let text = scrape(&h).await;
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(_) if std::env::var_os("ARCHY_SKIP_PROMTOOL").is_some() => return,
-        Err(error) => panic!(
-            "promtool not runnable ({error}); `apt-get install -y prometheus` provides it, or set ARCHY_SKIP_PROMTOOL=1"
-        ),
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "promtool check metrics failed:\n{}{}\n--- metrics ---\n{text}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    promtool::check(&text);
 }
 
 #[tokio::test]
