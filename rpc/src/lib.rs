@@ -8,7 +8,9 @@
 mod auth;
 mod backend;
 mod gateway;
-mod jsonrpc;
+/// The framing alone (body in, reply text out), public so fuzzers and
+/// property tests can drive it without a server.
+pub mod jsonrpc;
 mod methods;
 pub mod metrics;
 mod ws;
