@@ -110,8 +110,7 @@ impl Actor for CompanionActor {
                 state.was_running = wish == Wish::Run;
                 state.failures = 0;
                 let (kind, reason) = describe(wish, action, app);
-                env.board
-                    .set(status(kind, reason, health, state.restarts));
+                env.board.set(status(kind, reason, health, state.restarts));
             }
             Err(e) => {
                 state.failures += 1;

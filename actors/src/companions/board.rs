@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 use crate::status::{now_ms, Health};
 
@@ -39,13 +41,41 @@ pub struct CompanionStatus {
     pub since_ms: u64,
 }
 
+type Entries = BTreeMap<(String, String), CompanionStatus>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "companion {name} of {app} did not reach the awaited status within {waited:?}; last: {last:?}"
+)]
+pub struct CompanionWaitTimeout {
+    pub app: String,
+    pub name: String,
+    pub waited: Duration,
+    pub last: Option<CompanionStatus>,
+}
+
 /// Shared, cheap to clone; one per tree.
-#[derive(Clone, Default)]
-pub struct CompanionBoard(Arc<RwLock<BTreeMap<(String, String), CompanionStatus>>>);
+#[derive(Clone)]
+pub struct CompanionBoard(Arc<Inner>);
+
+struct Inner {
+    entries: RwLock<Entries>,
+    /// Bumped on every change, so waiters re-check without missing any.
+    version: watch::Sender<u64>,
+}
+
+impl Default for CompanionBoard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl CompanionBoard {
     pub fn new() -> Self {
-        Self::default()
+        CompanionBoard(Arc::new(Inner {
+            entries: RwLock::new(BTreeMap::new()),
+            version: watch::channel(0).0,
+        }))
     }
 
     /// The companions of `app`, in name order (empty when it has none).
@@ -69,25 +99,66 @@ impl CompanionBoard {
 
     /// Record `status`, keeping `since_ms` while the state is unchanged.
     pub fn set(&self, mut status: CompanionStatus) {
-        let mut entries = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        let key = (status.app.clone(), status.name.clone());
-        match entries.get(&key) {
-            Some(old) if old.state == status.state => status.since_ms = old.since_ms,
-            _ => status.since_ms = now_ms(),
-        }
-        entries.insert(key, status);
+        self.change(|entries| {
+            let key = (status.app.clone(), status.name.clone());
+            match entries.get(&key) {
+                Some(old) if old.state == status.state => status.since_ms = old.since_ms,
+                _ => status.since_ms = now_ms(),
+            }
+            entries.insert(key, status);
+        });
     }
 
     pub fn remove(&self, app: &str, name: &str) {
-        self.0
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&(app.to_string(), name.to_string()));
+        self.change(|entries| entries.remove(&(app.to_string(), name.to_string())));
     }
 
-    fn read(
+    /// Wait, on a signal, until `pred` holds for the companion's status
+    /// (`None`: it has none), at most `deadline`.
+    pub async fn wait_for(
         &self,
-    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<(String, String), CompanionStatus>> {
-        self.0.read().unwrap_or_else(PoisonError::into_inner)
+        app: &str,
+        name: &str,
+        pred: impl Fn(Option<&CompanionStatus>) -> bool,
+        deadline: Duration,
+    ) -> Result<Option<CompanionStatus>, CompanionWaitTimeout> {
+        let mut changes = self.0.version.subscribe();
+        let wait = async {
+            loop {
+                let now = self.get(app, name);
+                if pred(now.as_ref()) {
+                    return now;
+                }
+                // The sender lives as long as the board, so this cannot fail.
+                let _ = changes.changed().await;
+            }
+        };
+        tokio::time::timeout(deadline, wait)
+            .await
+            .map_err(|_| CompanionWaitTimeout {
+                app: app.to_string(),
+                name: name.to_string(),
+                waited: deadline,
+                last: self.get(app, name),
+            })
+    }
+
+    fn change<R>(&self, change: impl FnOnce(&mut Entries) -> R) -> R {
+        let result = change(
+            &mut self
+                .0
+                .entries
+                .write()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        self.0.version.send_modify(|v| *v += 1);
+        result
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
+        self.0
+            .entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }

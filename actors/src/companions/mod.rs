@@ -19,7 +19,7 @@ mod render;
 mod watcher;
 
 pub use actor::{CompanionActor, CompanionArgs, CompanionMsg};
-pub use board::{CompanionBoard, CompanionState, CompanionStatus};
+pub use board::{CompanionBoard, CompanionState, CompanionStatus, CompanionWaitTimeout};
 pub use pass::{wish, Action, CompanionError, Pass, Wish};
 pub use render::{container_name, render, CompanionSpec, STOP_GRACE};
 pub use watcher::{CompanionWatcher, WatcherArgs, WatcherMsg};
@@ -92,17 +92,21 @@ pub fn supervisor_spec(env: CompanionEnv) -> ChildSpec {
 }
 
 fn watcher_spec(env: CompanionEnv) -> ChildSpec {
-    ChildSpec::new(WATCHER, "companion-watcher", move |supervisor: ActorCell| {
-        let args = WatcherArgs {
-            env: env.clone(),
-            supervisor: ActorRef::from(supervisor.clone()),
-        };
-        async move {
-            let (watcher, _) =
-                ractor::Actor::spawn_linked(None, CompanionWatcher, args, supervisor).await?;
-            Ok(watcher.get_cell())
-        }
-    })
+    ChildSpec::new(
+        WATCHER,
+        "companion-watcher",
+        move |supervisor: ActorCell| {
+            let args = WatcherArgs {
+                env: env.clone(),
+                supervisor: ActorRef::from(supervisor.clone()),
+            };
+            async move {
+                let (watcher, _) =
+                    ractor::Actor::spawn_linked(None, CompanionWatcher, args, supervisor).await?;
+                Ok(watcher.get_cell())
+            }
+        },
+    )
 }
 
 /// A Companion actor: restarted when it crashes, not when it stops itself
@@ -113,13 +117,17 @@ fn companion_spec(env: CompanionEnv, app: &str, name: &str) -> ChildSpec {
         app: app.to_string(),
         name: name.to_string(),
     };
-    ChildSpec::new(format!("{app}/{name}"), "companion", move |supervisor: ActorCell| {
-        let args = args.clone();
-        async move {
-            let (actor, _) =
-                ractor::Actor::spawn_linked(None, CompanionActor, args, supervisor).await?;
-            Ok(actor.get_cell())
-        }
-    })
+    ChildSpec::new(
+        format!("{app}/{name}"),
+        "companion",
+        move |supervisor: ActorCell| {
+            let args = args.clone();
+            async move {
+                let (actor, _) =
+                    ractor::Actor::spawn_linked(None, CompanionActor, args, supervisor).await?;
+                Ok(actor.get_cell())
+            }
+        },
+    )
     .restart(Restart::Transient)
 }

@@ -28,11 +28,7 @@ pub enum Wish {
 }
 
 /// The companion follows its app's desired state and never drives it.
-pub fn wish(
-    desired: Option<&DesiredApp>,
-    parent: Option<&AppStatus>,
-    declared: bool,
-) -> Wish {
+pub fn wish(desired: Option<&DesiredApp>, parent: Option<&AppStatus>, declared: bool) -> Wish {
     let Some(desired) = desired.filter(|d| d.installed && declared) else {
         return Wish::Remove;
     };
@@ -101,8 +97,8 @@ pub async fn run(
     app: &str,
     name: &str,
 ) -> Result<Pass, CompanionError> {
-    let companion = (env.manifests)(app)
-        .and_then(|m| m.companions.iter().find(|c| c.name == name).cloned());
+    let companion =
+        (env.manifests)(app).and_then(|m| m.companions.iter().find(|c| c.name == name).cloned());
     let desired = env
         .app
         .desired

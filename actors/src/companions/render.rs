@@ -73,7 +73,10 @@ pub fn render(
         .collect::<Result<BTreeMap<_, _>, RenderError>>()?;
     let labels = BTreeMap::from([
         (labels::APP.to_string(), app.to_string()),
-        (labels::ROLE.to_string(), Role::Companion.as_str().to_string()),
+        (
+            labels::ROLE.to_string(),
+            Role::Companion.as_str().to_string(),
+        ),
     ]);
     let spec = ContainerSpec {
         image,
