@@ -16,7 +16,7 @@ use archy_actors::companions::CompanionState;
 use archy_actors::status::Health;
 use archy_actors::tree::{Archy, Request, TreeConfig};
 use archy_runtime::podman::PodmanRuntime;
-use archy_runtime::{ContainerRuntime, RunState, SharedRuntime};
+use archy_runtime::{RunState, SharedRuntime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const DEMO_PORTS_LOCK: &str = "/tmp/archy-demo-ports.lock";
