@@ -107,7 +107,7 @@ async fn app_state(archy: &Archy, id: &str, want: AppState) {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_companion_follows_its_app_running_stopped_and_uninstalled() {
+async fn a_companion_follows_its_app_running_stopped_uninstalled_and_reinstalled() {
     let dir = tempfile::tempdir().unwrap();
     let mock = MockRuntime::new();
     let archy = installed(dir.path(), &mock, "cfollow", Ui::Built).await;
@@ -142,6 +142,10 @@ async fn a_companion_follows_its_app_running_stopped_and_uninstalled() {
     // It stays gone: its actor ended instead of recreating it.
     tokio::time::sleep(PERIOD * 3).await;
     assert!(mock.container(&name).is_none());
+
+    // A reinstall brings it back with a fresh actor.
+    archy.request("cfollow", Request::Install, true).await.unwrap();
+    until(&mock, &name, RunState::Running).await;
     archy.shutdown().await;
 }
 
