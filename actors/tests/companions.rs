@@ -144,7 +144,10 @@ async fn a_companion_follows_its_app_running_stopped_uninstalled_and_reinstalled
     assert!(mock.container(&name).is_none());
 
     // A reinstall brings it back with a fresh actor.
-    archy.request("cfollow", Request::Install, true).await.unwrap();
+    archy
+        .request("cfollow", Request::Install, true)
+        .await
+        .unwrap();
     until(&mock, &name, RunState::Running).await;
     archy.shutdown().await;
 }

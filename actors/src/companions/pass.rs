@@ -77,6 +77,8 @@ pub enum CompanionError {
          build it with podman: Archy never builds or pulls it"
     )]
     OperatorImageMissing { image: String },
+    #[error("the catalog has no manifest for {app} now; its companion is left as it is")]
+    NotInCatalog { app: String },
     #[error("reading the desired state of {app}: {source}")]
     Store {
         app: String,
@@ -97,8 +99,6 @@ pub async fn run(
     app: &str,
     name: &str,
 ) -> Result<Pass, CompanionError> {
-    let companion =
-        (env.manifests)(app).and_then(|m| m.companions.iter().find(|c| c.name == name).cloned());
     let desired = env
         .app
         .desired
@@ -107,12 +107,20 @@ pub async fn run(
             app: app.to_string(),
             source,
         })?;
+    let manifest = (env.manifests)(app);
+    if manifest.is_none() && desired.as_ref().is_some_and(|d| d.installed) {
+        // A manifest that drops the companion removes it; a catalog that
+        // lost the whole manifest (for now) leaves it as it is.
+        return Err(CompanionError::NotInCatalog {
+            app: app.to_string(),
+        });
+    }
+    let companion = manifest.and_then(|m| m.companions.iter().find(|c| c.name == name).cloned());
     let parent = env.app.board.get(app);
     let wish = wish(desired.as_ref(), parent.as_ref(), companion.is_some());
     let container = render::container_name(app, name);
     let companion = match (wish, companion) {
         (Wish::Run, Some(companion)) => companion,
-        // `wish` never asks to run an undeclared companion.
         (other, _) => {
             let action = match other {
                 Wish::Remove => remove(env, &container).await?,
