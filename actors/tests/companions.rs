@@ -297,3 +297,19 @@ async fn companions_are_adopted_untouched_after_a_daemon_restart() {
     assert_eq!(mock.container(&name).unwrap().id, id);
     archy.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_manifest_gone_from_the_catalog_leaves_its_companion_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockRuntime::new();
+    let archy = installed(dir.path(), &mock, "cgone", Ui::Built).await;
+    let name = ui("cgone");
+    until(&mock, &name, RunState::Running).await;
+    std::fs::remove_dir_all(dir.path().join("catalog/cgone")).unwrap();
+    archy.reload_catalog().await.unwrap();
+    let left = until_companion(&archy, "cgone", |s| s.state == CompanionState::Failed).await;
+    assert!(left.reason.contains("left as it is"), "{}", left.reason);
+    assert_eq!(mock.container(&name).unwrap().state, RunState::Running);
+    assert_eq!(mock.calls(Op::Remove), 0);
+    archy.shutdown().await;
+}
