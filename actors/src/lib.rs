@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod boot;
+pub mod companions;
 pub mod health;
 pub mod reconciler;
 pub mod registry;

@@ -215,7 +215,11 @@ fn build_plan(
     Ok((tag, plan))
 }
 
-fn substitute(app: &str, text: &str, secrets: &dyn SecretSource) -> Result<String, RenderError> {
+pub(crate) fn substitute(
+    app: &str,
+    text: &str,
+    secrets: &dyn SecretSource,
+) -> Result<String, RenderError> {
     template::render(text, |reference| match reference {
         template::SecretRef::Own(name) => secrets.get(app, name),
         template::SecretRef::App { app, name } => secrets.get(app, name),
@@ -226,7 +230,7 @@ fn substitute(app: &str, text: &str, secrets: &dyn SecretSource) -> Result<Strin
     })
 }
 
-fn port(p: &archy_apps::Port) -> PortBinding {
+pub(crate) fn port(p: &archy_apps::Port) -> PortBinding {
     PortBinding {
         container_port: p.container,
         host_port: p.host,

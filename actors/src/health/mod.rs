@@ -12,4 +12,5 @@ mod targets;
 pub use actor::{HealthActor, HealthArgs, HealthMsg, ManifestLookup};
 pub use check::{HealthCheck, Verdict};
 pub use probe::{ProbeKind, ProbeOutcome, ProbeTarget, Prober};
+pub(crate) use targets::published;
 pub use targets::{checks_of, CheckSpec, TargetError};
