@@ -3,6 +3,7 @@
 pub mod app;
 pub mod boot;
 pub mod health;
+pub mod hooks;
 pub mod reconciler;
 pub mod registry;
 pub mod secrets;
