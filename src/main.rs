@@ -1,6 +1,7 @@
 //! `archy`: the daemon and its command line.
 
 mod cli;
+mod client;
 mod commands;
 mod daemon;
 

@@ -29,9 +29,6 @@ const EXIT_CANNOT_START: u8 = 69;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Where Archy keeps its state (desired state, journal, secrets, app data).
-    #[arg(long, env = "ARCHY_STATE_DIR", default_value = "/var/lib/archy")]
-    pub state_dir: PathBuf,
     /// Catalog directories of app manifests (`<dir>/<id>/manifest.yml`).
     #[arg(long = "catalog", value_name = "DIR", default_value = "apps/catalog")]
     pub catalogs: Vec<PathBuf>,
@@ -61,7 +58,9 @@ pub struct ServeArgs {
     pub metrics_listen: Option<SocketAddr>,
 }
 
-pub fn run(args: ServeArgs) -> ExitCode {
+/// `state_dir` is the global `--state-dir`: desired state, journal, secrets
+/// and app data live there.
+pub fn run(args: ServeArgs, state_dir: PathBuf) -> ExitCode {
     init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -70,15 +69,15 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_CANNOT_START);
         }
     };
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, state_dir))
 }
 
-async fn serve(args: ServeArgs) -> ExitCode {
-    if let Err(e) = std::fs::create_dir_all(&args.state_dir) {
-        tracing::error!(dir = %args.state_dir.display(), error = %e, "cannot create the state directory");
+async fn serve(args: ServeArgs, state_dir: PathBuf) -> ExitCode {
+    if let Err(e) = std::fs::create_dir_all(&state_dir) {
+        tracing::error!(dir = %state_dir.display(), error = %e, "cannot create the state directory");
         return ExitCode::from(EXIT_CANNOT_START);
     }
-    let engine = match PodmanRuntime::open(args.engine.as_deref(), &args.state_dir).await {
+    let engine = match PodmanRuntime::open(args.engine.as_deref(), &state_dir).await {
         Ok(engine) => engine,
         Err(e) => {
             tracing::error!("{e}");
@@ -88,7 +87,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let endpoint = engine.socket().display().to_string();
     tracing::info!(socket = %endpoint, owned = engine.owns_service(), "engine answers");
 
-    let mut config = TreeConfig::new(&args.state_dir);
+    let mut config = TreeConfig::new(&state_dir);
     config.registry.dirs = args.catalogs.clone();
     config.registry.signed = match signed_catalog(&args) {
         Ok(signed) => signed,
@@ -105,7 +104,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
 
-    let mut gateway_config = GatewayConfig::new(&args.state_dir);
+    let mut gateway_config = GatewayConfig::new(&state_dir);
     gateway_config.listen = args.listen;
     gateway_config.allowed_origins = args.allowed_origins.clone();
     gateway_config.static_dir = args.dashboard.is_dir().then(|| args.dashboard.clone());
@@ -121,7 +120,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     };
     tracing::info!(
         url = %format!("http://{}", gateway.local_addr),
-        state_dir = %args.state_dir.display(),
+        state_dir = %state_dir.display(),
         "Archy is serving"
     );
 
