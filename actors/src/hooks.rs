@@ -128,9 +128,7 @@ fn record(journal: &Journal, manifest: &Manifest, reason: String) {
         to_state: state,
         reason,
     };
-    if let Err(e) = journal.append(entry, SystemTime::now()) {
-        tracing::warn!(app = %manifest.id, error = %e, "hook result not journalled on disk");
-    }
+    journal.append(entry, SystemTime::now());
 }
 
 fn masked(mut out: ExecOutput, secrets: &[Secret]) -> ExecOutput {
