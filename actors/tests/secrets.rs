@@ -268,3 +268,29 @@ async fn a_restart_request_keeps_the_secret() {
     let after = fs::read_to_string(secret_file(&h, "vault9", "pw")).unwrap();
     assert_eq!(before, after);
 }
+
+#[test]
+fn a_secret_newly_declared_by_an_update_is_generated_despite_existing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = FileSecrets::new(dir.path().join("secrets"), dir.path().join("data"));
+    let yaml = |names: &str| {
+        manifest(&format!(
+            "id: grow\nname: G\nversion: \"1\"\ngenerated_secrets: [{names}]\n\
+             container: {{ image: docker.io/library/grow:1 }}\n"
+        ))
+    };
+    secrets.ensure(&yaml("{ name: a, kind: hex }")).unwrap();
+    fs::create_dir_all(dir.path().join("data/grow")).unwrap();
+    fs::write(dir.path().join("data/grow/db"), "x").unwrap();
+    let a = secrets.get("grow", "a").unwrap();
+
+    let updated = yaml("{ name: a, kind: hex }, { name: b, kind: hex }");
+    secrets.ensure(&updated).unwrap();
+    assert!(secrets.get("grow", "b").is_some());
+    assert_eq!(secrets.get("grow", "a").unwrap(), a);
+
+    // Once generated, losing it is refused like any other.
+    fs::remove_file(dir.path().join("secrets/grow/b")).unwrap();
+    let error = secrets.ensure(&updated).unwrap_err().to_string();
+    assert!(error.contains("secret b is missing"), "{error}");
+}

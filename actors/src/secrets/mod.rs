@@ -7,6 +7,7 @@ mod derived;
 
 pub use derived::{write_derived_files, DerivedError, DerivedOutcome};
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::fs;
 use std::io::{self, Read};
@@ -168,10 +169,11 @@ impl SecretSource for FileSecrets {
         let app = &manifest.id;
         let dir = self.app_dir(app);
         let data = self.data_dir.join(app);
+        let ledger = Ledger::read(&dir);
         if let Some(missing) = manifest
             .generated_secrets
             .iter()
-            .find(|s| !dir.join(&s.name).exists())
+            .find(|s| !dir.join(&s.name).exists() && ledger.may_have_had(&s.name))
         {
             if holds_files(&data) {
                 return Err(SecretError::MissingWithData {
@@ -195,6 +197,7 @@ impl SecretSource for FileSecrets {
             write_atomic_with_mode(&path, value.expose().as_bytes(), FILE_MODE)?;
             tracing::info!(%app, secret = %secret.name, "generated a secret");
         }
+        ledger.record(&dir, manifest.generated_secrets.iter().map(|s| &s.name))?;
         Ok(())
     }
 
@@ -227,6 +230,40 @@ pub(crate) fn repair_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
         );
     }
     Ok(())
+}
+
+/// The names ever generated for an app (`<secrets>/<app>/.generated`), so
+/// a secret a manifest update newly declares is told apart from one that
+/// was lost: only a lost one is refused when the app's data exists.
+struct Ledger(Option<BTreeSet<String>>);
+
+impl Ledger {
+    const FILE: &'static str = ".generated";
+
+    fn read(dir: &Path) -> Ledger {
+        let names = fs::read_to_string(dir.join(Self::FILE)).ok();
+        Ledger(names.map(|text| text.lines().map(str::to_string).collect()))
+    }
+
+    /// Without a ledger (the whole directory lost) every secret may have
+    /// existed.
+    fn may_have_had(&self, name: &str) -> bool {
+        self.0.as_ref().is_none_or(|names| names.contains(name))
+    }
+
+    fn record<'a>(
+        &self,
+        dir: &Path,
+        names: impl Iterator<Item = &'a String>,
+    ) -> Result<(), StoreError> {
+        let mut all = self.0.clone().unwrap_or_default();
+        all.extend(names.cloned());
+        if self.0.as_ref() == Some(&all) {
+            return Ok(());
+        }
+        let text: String = all.iter().map(|n| format!("{n}\n")).collect();
+        write_atomic_with_mode(&dir.join(Self::FILE), text.as_bytes(), FILE_MODE)
+    }
 }
 
 fn io_error(action: &'static str, path: &Path, source: io::Error) -> StoreError {
