@@ -6,15 +6,26 @@ use archy_runtime::{labels, RuntimeError};
 use super::{OpCtx, OpError};
 use crate::app::render::{container_name, MemberSpec};
 
+/// How [`create_or_adopt`] got the member's container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// None existed: a fresh container (post_install hooks run on it).
+    Fresh,
+    /// One with the same spec hash existed and was kept.
+    Adopted,
+    /// One with another spec existed and was replaced.
+    Replaced,
+}
+
 /// Create the member's container; if one of that name exists, adopt it when
 /// its spec hash matches (invariant 4), else replace it (data is in volumes
 /// and bind mounts, never in the container).
-pub async fn create_or_adopt(ctx: &OpCtx, member: &MemberSpec) -> Result<(), OpError> {
+pub async fn create_or_adopt(ctx: &OpCtx, member: &MemberSpec) -> Result<Created, OpError> {
     let runtime = &ctx.env.runtime;
     let name = &member.spec.name;
     let creating = || format!("creating {name}");
     match runtime.create(&member.spec).await {
-        Ok(_) => return Ok(()),
+        Ok(_) => return Ok(Created::Fresh),
         Err(RuntimeError::NameInUse { .. }) => {}
         Err(e) => return Err(OpError::engine(creating(), e)),
     }
@@ -26,7 +37,7 @@ pub async fn create_or_adopt(ctx: &OpCtx, member: &MemberSpec) -> Result<(), OpE
     let wanted = member.spec.labels.get(labels::SPEC_HASH);
     if let Some(details) = existing {
         if details.labels.get(labels::SPEC_HASH) == wanted {
-            return Ok(());
+            return Ok(Created::Adopted);
         }
         tracing::info!(container = %name, "spec changed; recreating (data is kept)");
         remove_if_present(ctx, name, false).await?;
@@ -34,7 +45,7 @@ pub async fn create_or_adopt(ctx: &OpCtx, member: &MemberSpec) -> Result<(), OpE
     runtime
         .create(&member.spec)
         .await
-        .map(|_| ())
+        .map(|_| Created::Replaced)
         .map_err(|e| OpError::engine(creating(), e))
 }
 

@@ -1,14 +1,18 @@
 //! install / start / stop / restart / uninstall / heal, composed from the
 //! steps in the sibling modules.
 
-use super::containers::{create_or_adopt, remove_all, remove_if_present, start_from, stop_from};
+use super::containers::{
+    create_or_adopt, remove_all, remove_if_present, start_from, stop_from, Created,
+};
 use super::{deps, image, verify, OpCtx, OpError, Progress};
 use crate::app::render;
 use crate::app::state::{AppState, InstallPhase};
+use crate::hooks;
 
 /// Images, containers (adopting matching ones), dependencies, start in
-/// order, verify. A failed start or verify removes the app's containers
-/// again (data kept), so a failed install leaves nothing half-running.
+/// order, verify, then the post_install hooks of freshly created members.
+/// A failed start, verify or hook removes the app's containers again (data
+/// kept), so a failed install leaves nothing half-running.
 ///
 /// Engine calls, single container, image present, network already ensured
 /// by this process: `image_present`, `create`, `start`, plus the verify
@@ -27,8 +31,11 @@ pub async fn install(ctx: &OpCtx, progress: &Progress) -> Result<(), OpError> {
         AppState::installing(InstallPhase::Creating),
         "creating containers",
     );
+    let mut fresh = Vec::new();
     for member in &members {
-        create_or_adopt(ctx, member).await?;
+        if create_or_adopt(ctx, member).await? == Created::Fresh {
+            fresh.push(member.member.clone());
+        }
     }
     deps::wait_ready(ctx).await?;
     progress.report(AppState::installing(InstallPhase::Starting), "starting");
@@ -39,6 +46,18 @@ pub async fn install(ctx: &OpCtx, progress: &Progress) -> Result<(), OpError> {
             "checking that it stays up",
         );
         outcome = verify::window(ctx, &members).await;
+    }
+    if outcome.is_ok() {
+        let env = &ctx.env;
+        outcome = hooks::run_post_install(
+            env.runtime.as_ref(),
+            &env.journal,
+            env.secrets.as_ref(),
+            &ctx.manifest,
+            &fresh,
+        )
+        .await
+        .map_err(|e| OpError::Failed(e.to_string()));
     }
     if outcome.is_err() {
         for member in &members {
