@@ -17,9 +17,8 @@ use archy_actors::tree::{Archy, Request, TreeError};
 use archy_apps::Manifest;
 use archy_rpc::{
     Accepted, ActorNode, AppHealth, AppState, AppStatus, Backend, BackendError, CatalogEntry,
-    CompanionStatus,
-    ContainerList, EngineInfo, ErrorKind, Event, Health, Operation, PortMapping, ReloadSummary,
-    SystemInfo, Transition,
+    CompanionStatus, ContainerList, EngineInfo, ErrorKind, Event, Health, Operation, PortMapping,
+    ReloadSummary, SystemInfo, Transition,
 };
 use async_trait::async_trait;
 use ractor::call_t;

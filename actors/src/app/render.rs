@@ -217,7 +217,11 @@ fn build_plan(
 
 /// The value goes into the container's environment, so it leaves the
 /// [`crate::secrets::Secret`] wrapper here.
-pub(crate) fn substitute(app: &str, text: &str, secrets: &dyn SecretSource) -> Result<String, RenderError> {
+pub(crate) fn substitute(
+    app: &str,
+    text: &str,
+    secrets: &dyn SecretSource,
+) -> Result<String, RenderError> {
     secrets::fill(app, text, secrets)
         .map(Secret::into_exposed)
         .map_err(|source| RenderError::MissingSecret {
