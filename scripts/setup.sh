@@ -23,6 +23,15 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
+# promtool (shipped in the prometheus package) checks Archy's /metrics in
+# tests. No recommends (node-exporter), and no Prometheus server left running.
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q 'install ok installed'; then
+  say "installing prometheus (for promtool)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  if [ -d /run/systemd/system ]; then as_root systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+fi
+
 # Podman without systemd: runc, cgroupfs, a file event log, ulimits the
 # sandbox allows. Written only when it differs, so the script stays idempotent.
 conf=/etc/containers/containers.conf

@@ -2,7 +2,9 @@
 
 pub mod app;
 pub mod boot;
+pub mod companions;
 pub mod health;
+pub mod hooks;
 pub mod reconciler;
 pub mod registry;
 pub mod secrets;

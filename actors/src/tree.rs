@@ -6,7 +6,8 @@
 //! ├── registry: every manifest, hot-reloaded
 //! ├── apps (one_for_one, dynamic): one App actor per installed app
 //! ├── reconciler: one engine list per pass + the engine-event fast path
-//! └── health: probes running apps, reports transitions to their actors
+//! ├── health: probes running apps, reports transitions to their actors
+//! └── companions (one_for_one, dynamic): one actor per app's UI companion
 //! ```
 //! The `apps` supervisor's start function reads the desired-state store and
 //! asks the registry for the manifests, so
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::{ask, AppActor, AppArgs, AppConfig, AppEnv, AppError, AppMsg};
 use crate::boot::{installed_in_tier_order, recover_desired, spawn_snapshot_writer, BootReport};
+use crate::companions::{CompanionBoard, CompanionConfig, CompanionEnv};
 use crate::health::{HealthActor, HealthArgs, ManifestLookup};
 use crate::reconciler::actor::PassOutcome;
 use crate::reconciler::{Reconciler, ReconcilerArgs, ReconcilerConfig, ReconcilerMsg, TierOf};
@@ -58,6 +60,8 @@ pub struct TreeConfig {
     pub snapshot_every: Duration,
     /// The level-triggered pass and the engine-event fast path.
     pub reconciler: ReconcilerConfig,
+    /// The companions' healing period and restart budget.
+    pub companions: CompanionConfig,
 }
 
 impl TreeConfig {
@@ -80,6 +84,7 @@ impl TreeConfig {
             },
             snapshot_every: Duration::from_secs(1),
             reconciler: ReconcilerConfig::default(),
+            companions: CompanionConfig::default(),
         }
     }
 }
@@ -113,6 +118,7 @@ pub struct Archy {
     /// Turns true when the root has stopped, for whatever reason.
     root_ended: watch::Receiver<bool>,
     env: AppEnv,
+    companions: CompanionBoard,
     /// The registry's name, unique per tree (names are process-global).
     registry: String,
     state: StateDir,
@@ -152,6 +158,14 @@ impl Archy {
             board: board.clone(),
             manifests: manifests.lookup(),
         };
+        let companions = CompanionEnv {
+            app: env.clone(),
+            manifests: manifests.lookup(),
+            catalog_changed: manifests.changes(),
+            board: CompanionBoard::new(),
+            config: config.companions.clone(),
+        };
+        let companion_board = companions.board.clone();
         let root_args = SupervisorArgs {
             strategy: Strategy::OneForOne,
             intensity: config.root_intensity,
@@ -173,6 +187,7 @@ impl Archy {
                         Ok(actor.get_cell())
                     }
                 }),
+                crate::companions::supervisor_spec(companions),
             ],
         };
         let (root, root_task) = Supervisor::start(None, root_args).await?;
@@ -186,6 +201,7 @@ impl Archy {
             root,
             root_ended,
             env,
+            companions: companion_board,
             registry,
             state,
             pid_file: Mutex::new(Some(pid_file)),
@@ -197,6 +213,11 @@ impl Archy {
 
     pub fn board(&self) -> &StatusBoard {
         &self.env.board
+    }
+
+    /// The UI companions' statuses (`companions_of(app)`), apart from the apps'.
+    pub fn companions(&self) -> &CompanionBoard {
+        &self.companions
     }
 
     pub fn env(&self) -> &AppEnv {
@@ -430,13 +451,21 @@ const RECONCILER: &str = "reconciler";
 
 /// Manifests by id, kept current from the registry's events, for readers
 /// that cannot wait on the registry (the health monitor's lookups).
-#[derive(Clone, Default)]
-struct ManifestCache(Arc<std::sync::RwLock<BTreeMap<String, Arc<Manifest>>>>);
+#[derive(Clone)]
+struct ManifestCache {
+    apps: Arc<std::sync::RwLock<BTreeMap<String, Arc<Manifest>>>>,
+    /// Bumped after each applied event, for readers that react to changes.
+    changed: watch::Sender<u64>,
+}
 
 impl ManifestCache {
     fn following(mut events: tokio::sync::broadcast::Receiver<RegistryEvent>) -> Self {
-        let cache = ManifestCache::default();
-        let apps = cache.0.clone();
+        let cache = ManifestCache {
+            apps: Default::default(),
+            changed: watch::channel(0).0,
+        };
+        let apps = cache.apps.clone();
+        let changed = cache.changed.clone();
         tokio::spawn(async move {
             use tokio::sync::broadcast::error::RecvError;
             loop {
@@ -458,6 +487,8 @@ impl ManifestCache {
                     }
                     RegistryEvent::Invalid { .. } => {}
                 }
+                drop(apps);
+                changed.send_modify(|version| *version += 1);
             }
         });
         cache
@@ -468,8 +499,12 @@ impl ManifestCache {
         Arc::new(move |id: &str| lookup(id).map(|m| m.tier).unwrap_or_default())
     }
 
+    fn changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
     fn lookup(&self) -> ManifestLookup {
-        let apps = self.0.clone();
+        let apps = self.apps.clone();
         Arc::new(move |id: &str| {
             apps.read()
                 .unwrap_or_else(PoisonError::into_inner)

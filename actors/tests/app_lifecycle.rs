@@ -252,7 +252,7 @@ async fn uninstall_keeps_data_and_secrets_and_reinstall_reuses_them() {
     let again = h.installed(&m).await;
     assert_eq!(h.env.secrets.get("keeper", "pw").unwrap(), secret);
     let env = &h.mock.container("archy-keeper").unwrap().spec.env;
-    assert_eq!(env["PW"], secret);
+    assert_eq!(env["PW"], secret.expose());
     again.stop(None);
 }
 

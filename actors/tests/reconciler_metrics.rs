@@ -1,28 +1,22 @@
-//! The reconciler's Prometheus series, rendered by the real exporter with
-//! the buckets the binary installs. Its own test binary: it installs the
+//! The reconciler's Prometheus series, rendered by the daemon's own
+//! recorder (`archy_runtime::metrics::install`) with its buckets. Its own test binary: it installs the
 //! process-wide recorder.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use archy_actors::reconciler::metrics::{PASS_DURATION, PASS_DURATION_BUCKETS};
 use archy_actors::reconciler::{Reconciler, ReconcilerArgs, ReconcilerConfig, ReconcilerMsg};
 use archy_actors::status::StatusBoard;
 use archy_actors::store::DesiredStore;
 use archy_apps::Tier;
 use archy_runtime::mock::{MockRuntime, Op};
 use archy_runtime::{labels, ContainerRuntime, ContainerSpec};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use ractor::Actor;
 
 #[tokio::test(start_paused = true)]
 async fn passes_and_events_are_exported_with_help_and_explicit_buckets() {
-    let prometheus = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Full(PASS_DURATION.into()), PASS_DURATION_BUCKETS)
-        .unwrap()
-        .install_recorder()
-        .expect("first recorder in this binary");
+    let prometheus = archy_runtime::metrics::install().expect("the daemon's recorder");
     let mock = MockRuntime::new();
     let args = ReconcilerArgs {
         runtime: Arc::new(mock.clone()),

@@ -416,7 +416,10 @@ async fn the_root_runs_registry_apps_and_health_and_a_failing_probe_restarts_the
     let archy = boot(tmp.path(), &mock, &[]).await;
     let children = call_t!(archy.root(), SupervisorMsg::WhichChildren, 5_000).unwrap();
     let ids: Vec<&str> = children.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["registry", "apps", "reconciler", "health"]);
+    assert_eq!(
+        ids,
+        ["registry", "apps", "reconciler", "health", "companions"]
+    );
 
     archy.request("sick", Request::Install, true).await.unwrap();
     mock.set_exec_output(

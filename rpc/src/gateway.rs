@@ -347,7 +347,7 @@ async fn rpc_websocket(
 async fn render_metrics(State(shared): State<Arc<Shared>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        shared.metrics.render(),
+        archy_metrics::render(&shared.metrics, shared.backend.as_ref()).await,
     )
         .into_response()
 }

@@ -2,28 +2,29 @@
 //! with bounded labels, and passes `promtool check metrics`.
 
 mod common;
+#[path = "../../tests/support/promtool.rs"]
+mod promtool;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use archy_rpc::metrics::names;
+use archy_rpc::metrics::*;
 use common::Harness;
 use hyper::{Method, StatusCode};
 use serde_json::json;
 
-/// Record one sample of every metric, as the daemon's crates would.
+/// Record one sample of every recorded metric, as the daemon's crates would
+/// (`archy_app_state` is collected from the backend at scrape time).
 fn record_one_of_each() {
     use metrics::{counter, gauge, histogram};
-    histogram!(names::RECONCILE_DURATION).record(0.02);
-    gauge!(names::RECONCILE_LAST_SUCCESS).set(1.7e9);
-    counter!(names::ENGINE_REQUESTS, "operation" => "list", "result" => "ok").increment(1);
-    histogram!(names::ENGINE_REQUEST_DURATION, "operation" => "list").record(0.005);
-    gauge!(names::APP_STATE, "app" => "bitcoin", "state" => "running").set(1.0);
-    counter!(names::CONTAINER_RESTARTS, "app" => "bitcoin").increment(1);
-    counter!(names::ACTOR_RESTARTS, "actor_kind" => "app").increment(1);
-    counter!(names::HEALTH_PROBES, "app" => "bitcoin", "result" => "healthy").increment(1);
-    histogram!(names::INSTALL_DURATION).record(42.0);
-    counter!(names::PULL_RETRIES, "app" => "bitcoin").increment(1);
+    histogram!(RECONCILE_DURATION.name).record(0.02);
+    gauge!(RECONCILE_LAST_SUCCESS.name).set(1.7e9);
+    counter!(RECONCILE_PASSES.name, "result" => "success").increment(1);
+    counter!(ENGINE_EVENTS.name, "kind" => "die").increment(1);
+    counter!(ENGINE_REQUESTS.name, "operation" => "list_managed", "result" => "ok").increment(1);
+    histogram!(ENGINE_REQUEST_DURATION.name, "operation" => "list_managed").record(0.005);
+    counter!(CONTAINER_RESTARTS.name, "app" => "bitcoin").increment(1);
+    counter!(ACTOR_RESTARTS.name, "actor_kind" => "app").increment(1);
+    counter!(HEALTH_PROBES.name, "kind" => "http", "result" => "success").increment(1);
+    histogram!(INSTALL_DURATION.name).record(42.0);
+    counter!(PULL_RETRIES.name).increment(1);
 }
 
 async fn scrape(h: &Harness) -> String {
@@ -31,35 +32,76 @@ async fn scrape(h: &Harness) -> String {
     h.rpc("no.such.method", json!({})).await;
     h.rpc("package.start", json!({"id": "ghost"})).await;
     record_one_of_each();
+    metrics_page(h).await
+}
+
+async fn metrics_page(h: &Harness) -> String {
     let reply = h.get("/metrics").await;
     assert_eq!(reply.status, StatusCode::OK);
     reply.body
 }
 
+/// The value of one exact series, 0 when it is not there yet.
+fn value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+// Tests in this binary share the process's recorder and run in parallel, so
+// counts are compared with a scrape taken before, never with fixed numbers.
 #[tokio::test]
 async fn metrics_have_help_for_every_name_and_count_rpc_requests() {
     let h = Harness::start().await;
+    let before = metrics_page(&h).await;
     let text = scrape(&h).await;
-    for name in names::ALL {
+    for metric in ALL {
+        let name = metric.name;
         assert!(
             text.contains(&format!("# HELP {name} ")),
             "no HELP for {name} in\n{text}"
         );
     }
     for series in [
-        r#"archy_rpc_requests_total{method="container.list",code="ok"} 1"#,
-        r#"archy_rpc_requests_total{method="unknown",code="-32601"} 1"#,
-        r#"archy_rpc_requests_total{method="package.start",code="-32001"} 1"#,
+        r#"archy_rpc_requests_total{method="container.list",code="ok"}"#,
+        r#"archy_rpc_requests_total{method="unknown",code="-32601"}"#,
+        r#"archy_rpc_requests_total{method="package.start",code="-32001"}"#,
+        r#"archy_rpc_request_duration_seconds_bucket{method="container.list",le="+Inf"}"#,
+        r#"archy_install_duration_seconds_bucket{le="60"}"#,
+        r#"archy_install_duration_seconds_bucket{le="1800"}"#,
+    ] {
+        assert!(
+            value(&text, series) >= value(&before, series) + 1.0,
+            "{series} did not grow by 1 in\n{text}"
+        );
+    }
+    for series in [
         r#"archy_rpc_request_duration_seconds_bucket{method="container.list",le="0.005"}"#,
-        r#"archy_install_duration_seconds_bucket{le="1800"} 1"#,
         r#"archy_build_info{version=""#,
+        r#"archy_app_state{app="bitcoin",state="running"} 1"#,
+        r#"archy_app_state{app="bitcoin",state="failed"} 0"#,
     ] {
         assert!(text.contains(series), "missing {series} in\n{text}");
     }
+    assert_eq!(text.matches("# TYPE archy_app_state gauge").count(), 1);
     assert!(
         !text.contains("no.such.method"),
         "unbounded method label leaked"
     );
+}
+
+#[test]
+fn docs_explain_every_metric() {
+    let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/metrics.md");
+    let docs = std::fs::read_to_string(docs).unwrap();
+    for metric in ALL {
+        let row = format!("| `{}` |", metric.name);
+        assert!(
+            docs.contains(&row),
+            "docs/metrics.md has no row for {}",
+            metric.name
+        );
+    }
 }
 
 #[tokio::test]
@@ -109,32 +151,7 @@ async fn static_dashboard_files_are_served_at_root() {
 async fn promtool_accepts_the_metrics_output() {
     let h = Harness::start().await;
     let text = scrape(&h).await;
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(_) if std::env::var_os("ARCHY_SKIP_PROMTOOL").is_some() => return,
-        Err(error) => panic!(
-            "promtool not runnable ({error}); `apt-get install -y prometheus` provides it, or set ARCHY_SKIP_PROMTOOL=1"
-        ),
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "promtool check metrics failed:\n{}{}\n--- metrics ---\n{text}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    promtool::check(&text);
 }
 
 #[tokio::test]

@@ -16,6 +16,10 @@ pub enum RuntimeError {
     #[error("container name {name:?} is already in use")]
     NameInUse { name: String },
 
+    /// A host port the container publishes is held by another program.
+    #[error("{name:?} cannot start: a host port it publishes is taken by another program ({message}); free the port or change the app's host port")]
+    PortInUse { name: String, message: String },
+
     /// The container is not in a state that allows the call
     /// (Podman: 500 "container state improper", Docker: 409).
     #[error("container {name:?} is in the wrong state for {op}: {message}")]

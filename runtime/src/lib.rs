@@ -6,18 +6,25 @@
 //! - [`error`]: typed engine errors the actors can decide on.
 //! - [`podman`]: the real adapter on Podman's Docker-compatible socket.
 //! - [`mock`]: an in-memory engine with fault injection and call counters.
+//! - [`metered`]: a decorator counting and timing every engine call.
+//! - [`metrics`]: every metric Archy exports (names, help, buckets).
 
 pub mod error;
 pub mod labels;
+pub mod metered;
+pub mod metrics;
 pub mod mock;
 pub mod observed;
+mod op;
 pub mod podman;
 pub mod spec;
 
 pub use error::{RuntimeError, RuntimeResult};
+pub use metered::MeteredRuntime;
 pub use observed::{
     ContainerDetails, EngineEvent, EngineEventKind, ExecOutput, Observed, Role, RunState,
 };
+pub use op::Op;
 pub use spec::{BuildRequest, ContainerSpec, Mount, MountSource, PortBinding, Protocol};
 
 use std::sync::Arc;

@@ -4,8 +4,7 @@
 use std::path::Path;
 
 use archy_actors::app::render::{self, ImagePlan, MemberSpec};
-use archy_actors::secrets::{FileSecrets, SecretSource};
-use archy_actors::store::StoreError;
+use archy_actors::secrets::{FileSecrets, Secret, SecretError, SecretSource};
 use archy_apps::{load_manifest, Manifest};
 use archy_runtime::ContainerSpec;
 use serde::Serialize;
@@ -19,13 +18,13 @@ use crate::cli::{GlobalArgs, RenderArgs};
 struct Placeholders;
 
 impl SecretSource for Placeholders {
-    fn get(&self, app: &str, name: &str) -> Option<String> {
-        Some(format!("<secret {app}/{name}>"))
+    fn get(&self, app: &str, name: &str) -> Option<Secret> {
+        Some(Secret::new(format!("<secret {app}/{name}>")))
     }
-    fn ensure(&self, _: &Manifest) -> Result<(), StoreError> {
+    fn ensure(&self, _: &Manifest) -> Result<(), SecretError> {
         Ok(())
     }
-    fn purge(&self, _: &str) -> Result<(), StoreError> {
+    fn purge(&self, _: &str) -> Result<(), SecretError> {
         Ok(())
     }
 }
@@ -40,7 +39,10 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs) -> Exit {
     };
     let state_dir = global.state_dir();
     let secrets: Box<dyn SecretSource> = if args.secrets {
-        Box::new(FileSecrets::new(state_dir.join("secrets")))
+        Box::new(FileSecrets::new(
+            state_dir.join("secrets"),
+            state_dir.join("data"),
+        ))
     } else {
         Box::new(Placeholders)
     };

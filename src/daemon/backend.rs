@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use archy_actors::app::{render, AppError, StateKind};
+use archy_actors::companions::CompanionState;
 use archy_actors::status::{self, AppStatus as BoardStatus};
 use archy_actors::store::JournalEntry;
 use archy_actors::supervisor::SupervisorMsg;
@@ -16,8 +17,8 @@ use archy_actors::tree::{Archy, Request, TreeError};
 use archy_apps::Manifest;
 use archy_rpc::{
     Accepted, ActorNode, AppHealth, AppState, AppStatus, Backend, BackendError, CatalogEntry,
-    ContainerList, EngineInfo, ErrorKind, Event, Health, Operation, PortMapping, ReloadSummary,
-    SystemInfo, Transition,
+    CompanionStatus, ContainerList, EngineInfo, ErrorKind, Event, Health, Operation, PortMapping,
+    ReloadSummary, SystemInfo, Transition,
 };
 use async_trait::async_trait;
 use ractor::call_t;
@@ -73,7 +74,17 @@ impl TreeBackend {
             state: rpc_state(s.state.kind()),
             health: rpc_health(s.health),
             ports: manifest.map(ports_of).unwrap_or_default(),
-            companions: Vec::new(),
+            companions: self
+                .archy
+                .companions()
+                .companions_of(&s.app)
+                .into_iter()
+                .map(|c| CompanionStatus {
+                    state: companion_state(c.state),
+                    health: rpc_health(c.health),
+                    name: c.name,
+                })
+                .collect(),
             user_stopped: s.user_stopped,
             last_reason: Some(s.reason.clone()).filter(|r| !r.is_empty()),
             restart_count: s.restart_count,
@@ -295,6 +306,15 @@ fn ports_of(manifest: &Manifest) -> Vec<PortMapping> {
             protocol: p.protocol.as_str().to_string(),
         })
         .collect()
+}
+
+fn companion_state(state: CompanionState) -> AppState {
+    match state {
+        CompanionState::Waiting => AppState::Starting,
+        CompanionState::Running => AppState::Running,
+        CompanionState::Stopped => AppState::Stopped,
+        CompanionState::Failed => AppState::Failed,
+    }
 }
 
 pub fn rpc_state(kind: StateKind) -> AppState {

@@ -16,6 +16,7 @@ use archy_actors::registry::{parse_public_key, SignedCatalogConfig};
 use archy_actors::tree::{Archy, Exit, TreeConfig};
 use archy_rpc::{Gateway, GatewayConfig};
 use archy_runtime::podman::PodmanRuntime;
+use archy_runtime::MeteredRuntime;
 use clap::Args;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -77,6 +78,12 @@ async fn serve(args: ServeArgs, state_dir: PathBuf) -> ExitCode {
         tracing::error!(dir = %state_dir.display(), error = %e, "cannot create the state directory");
         return ExitCode::from(EXIT_CANNOT_START);
     }
+    // First of all: what is recorded before the recorder exists is lost
+    // (boot recovery's engine calls, the reconciler's zeroed series).
+    if let Err(e) = archy_runtime::metrics::install() {
+        tracing::error!("{e}");
+        return ExitCode::from(EXIT_CANNOT_START);
+    }
     let engine = match PodmanRuntime::open(args.engine.as_deref(), &state_dir).await {
         Ok(engine) => engine,
         Err(e) => {
@@ -96,6 +103,8 @@ async fn serve(args: ServeArgs, state_dir: PathBuf) -> ExitCode {
             return ExitCode::from(EXIT_CANNOT_START);
         }
     };
+    // Every engine call is counted and timed by operation (docs/metrics.md).
+    let engine = MeteredRuntime::new(Arc::new(engine));
     let archy = match Archy::boot(config, Arc::new(engine)).await {
         Ok(archy) => Arc::new(archy),
         Err(e) => {

@@ -597,6 +597,10 @@ impl AppActorState {
         if !self.watching() {
             return;
         }
+        if self.derived_files_changed() {
+            tracing::info!(app = %self.app(), "a derived config file was rewritten; restarting");
+            return self.enqueue(Op::Restart);
+        }
         let wanted = self.wanted_hashes();
         let mut ids = Vec::new();
         let mut drifted = false;
@@ -634,6 +638,15 @@ impl AppActorState {
             self.status.containers = ids;
             self.env.board.set(self.status.clone());
         }
+    }
+
+    /// Rewrite derived config files someone edited or deleted; whether one
+    /// of them asks for a restart to be read again.
+    fn derived_files_changed(&self) -> bool {
+        self.ctx().write_derived_files().unwrap_or_else(|e| {
+            tracing::warn!(app = %self.app(), error = %e, "cannot write derived files");
+            false
+        })
     }
 
     /// The spec hash each member should carry (empty if the manifest cannot
@@ -745,6 +758,10 @@ impl AppActorState {
         };
         let heal = matches!(timer.op, Op::Heal { .. });
         if !(heal && self.desired.user_stopped) {
+            if heal {
+                metrics::counter!(archy_runtime::metrics::CONTAINER_RESTARTS.name, "app" => self.app().to_string())
+                    .increment(1);
+            }
             self.enqueue(timer.op);
         }
     }

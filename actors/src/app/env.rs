@@ -92,7 +92,10 @@ impl AppEnv {
             desired: state.desired(),
             tracker: Arc::new(Mutex::new(tracker)),
             journal: Arc::new(journal),
-            secrets: Arc::new(FileSecrets::new(state.root().join("secrets"))),
+            secrets: Arc::new(FileSecrets::new(
+                state.root().join("secrets"),
+                state.root().join("data"),
+            )),
             data_dir: state.root().join("data"),
             config,
             network: NetworkOnce::default(),

@@ -12,7 +12,7 @@ use archy_apps::{template, Build, ImageSource, Manifest, MemberView, VolumeSourc
 use archy_runtime::{labels, ContainerSpec, Mount, MountSource, PortBinding, Protocol, Role};
 use sha2::{Digest, Sha256};
 
-use crate::secrets::SecretSource;
+use crate::secrets::{self, Secret, SecretSource};
 
 /// The one network every app container joins.
 pub const NETWORK: &str = "archy";
@@ -215,18 +215,22 @@ fn build_plan(
     Ok((tag, plan))
 }
 
-fn substitute(app: &str, text: &str, secrets: &dyn SecretSource) -> Result<String, RenderError> {
-    template::render(text, |reference| match reference {
-        template::SecretRef::Own(name) => secrets.get(app, name),
-        template::SecretRef::App { app, name } => secrets.get(app, name),
-    })
-    .map_err(|source| RenderError::MissingSecret {
-        app: app.to_string(),
-        source,
-    })
+/// The value goes into the container's environment, so it leaves the
+/// [`crate::secrets::Secret`] wrapper here.
+pub(crate) fn substitute(
+    app: &str,
+    text: &str,
+    secrets: &dyn SecretSource,
+) -> Result<String, RenderError> {
+    secrets::fill(app, text, secrets)
+        .map(Secret::into_exposed)
+        .map_err(|source| RenderError::MissingSecret {
+            app: app.to_string(),
+            source,
+        })
 }
 
-fn port(p: &archy_apps::Port) -> PortBinding {
+pub(crate) fn port(p: &archy_apps::Port) -> PortBinding {
     PortBinding {
         container_port: p.container,
         host_port: p.host,
@@ -269,32 +273,32 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreError;
+    use crate::secrets::SecretError;
 
     /// Answers every secret with `<app>/<name>`; `Empty` answers none.
     struct Fixed;
     struct Empty;
 
     impl SecretSource for Fixed {
-        fn get(&self, app: &str, name: &str) -> Option<String> {
-            Some(format!("{app}/{name}"))
+        fn get(&self, app: &str, name: &str) -> Option<Secret> {
+            Some(Secret::new(format!("{app}/{name}")))
         }
-        fn ensure(&self, _: &Manifest) -> Result<(), StoreError> {
+        fn ensure(&self, _: &Manifest) -> Result<(), SecretError> {
             Ok(())
         }
-        fn purge(&self, _: &str) -> Result<(), StoreError> {
+        fn purge(&self, _: &str) -> Result<(), SecretError> {
             Ok(())
         }
     }
 
     impl SecretSource for Empty {
-        fn get(&self, _: &str, _: &str) -> Option<String> {
+        fn get(&self, _: &str, _: &str) -> Option<Secret> {
             None
         }
-        fn ensure(&self, _: &Manifest) -> Result<(), StoreError> {
+        fn ensure(&self, _: &Manifest) -> Result<(), SecretError> {
             Ok(())
         }
-        fn purge(&self, _: &str) -> Result<(), StoreError> {
+        fn purge(&self, _: &str) -> Result<(), SecretError> {
             Ok(())
         }
     }

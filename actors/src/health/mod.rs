@@ -12,12 +12,5 @@ mod targets;
 pub use actor::{HealthActor, HealthArgs, HealthMsg, ManifestLookup};
 pub use check::{HealthCheck, Verdict};
 pub use probe::{ProbeKind, ProbeOutcome, ProbeTarget, Prober};
+pub(crate) use targets::published;
 pub use targets::{checks_of, CheckSpec, TargetError};
-
-/// Register the help text of the health metrics with the recorder.
-pub fn describe_metrics() {
-    metrics::describe_counter!(
-        probe::PROBE_TOTAL,
-        "Health probes run, by probe kind (http, tcp, exec) and result (success, failure, timeout)"
-    );
-}

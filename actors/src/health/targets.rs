@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use archy_apps::{Container, Manifest, Probe, Protocol};
+use archy_apps::{Manifest, Port, Probe, Protocol};
 
 use super::probe::ProbeTarget;
 use crate::app::render::container_name;
@@ -54,14 +54,14 @@ pub fn checks_of(manifest: &Manifest) -> (Vec<CheckSpec>, Vec<TargetError>) {
             port,
         };
         let target = match probe {
-            Probe::Http(http) => published(member.container, http.port)
+            Probe::Http(http) => published(&member.container.ports, http.port)
                 .map(|addr| ProbeTarget::Http {
                     addr,
                     path: http.path.clone(),
                     status: http.status,
                 })
                 .ok_or_else(|| unpublished("http", http.port)),
-            Probe::Tcp(tcp) => published(member.container, tcp.port)
+            Probe::Tcp(tcp) => published(&member.container.ports, tcp.port)
                 .map(|addr| ProbeTarget::Tcp { addr })
                 .ok_or_else(|| unpublished("tcp", tcp.port)),
             Probe::Exec(exec) => Ok(ProbeTarget::Exec {
@@ -86,9 +86,8 @@ pub fn checks_of(manifest: &Manifest) -> (Vec<CheckSpec>, Vec<TargetError>) {
 
 /// Where the host reaches `port` of the container: its published tcp port,
 /// on loopback when published on every address.
-fn published(container: &Container, port: u16) -> Option<SocketAddr> {
-    let binding = container
-        .ports
+pub(crate) fn published(ports: &[Port], port: u16) -> Option<SocketAddr> {
+    let binding = ports
         .iter()
         .find(|p| p.container == port && p.protocol == Protocol::Tcp)?;
     let ip = match binding.host_ip.parse::<IpAddr>() {

@@ -106,7 +106,7 @@ impl Actor for Reconciler {
         myself: ActorRef<ReconcilerMsg>,
         args: ReconcilerArgs,
     ) -> Result<ReconcilerState, ActorProcessingErr> {
-        metrics::describe();
+        metrics::zero_pass_results();
         Ok(ReconcilerState {
             myself,
             args,

@@ -225,7 +225,7 @@ impl RestartCounts {
     fn record(&mut self, spec: &ChildSpec) {
         *self.by_child.entry(spec.id.clone()).or_default() += 1;
         self.total += 1;
-        metrics::counter!("archy_actor_restarts_total", "actor_kind" => spec.kind.clone())
+        metrics::counter!(archy_runtime::metrics::ACTOR_RESTARTS.name, "actor_kind" => spec.kind.clone())
             .increment(1);
     }
 }

@@ -14,10 +14,9 @@
 
 mod engine;
 mod faults;
-mod op;
 mod state;
 
-pub use op::Op;
+pub use crate::op::Op;
 pub use state::MockContainer;
 
 use std::collections::BTreeMap;

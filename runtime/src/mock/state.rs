@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, Semaphore};
 use tokio::time::Instant;
 
 use super::faults::{Faults, StartFault};
-use super::op::Op;
+use crate::op::Op;
 use crate::{
     labels, ContainerDetails, ContainerSpec, EngineEvent, EngineEventKind, Observed, Role,
     RunState, RuntimeError, RuntimeResult,

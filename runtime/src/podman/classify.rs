@@ -105,6 +105,13 @@ fn classify_status(call: Call<'_>, status: u16, message: String) -> RuntimeError
         RuntimeError::NotFound {
             what: format!("{} {:?}", call.kind, call.name),
         }
+    } else if lower.contains("address already in use") {
+        // Podman's bind error on start also says "already in use": it is a
+        // host port another program holds, not a container name.
+        RuntimeError::PortInUse {
+            name: call.name.to_string(),
+            message,
+        }
     } else if podman_500_or(409) && lower.contains("already in use") {
         RuntimeError::NameInUse {
             name: call.name.to_string(),
@@ -240,6 +247,14 @@ mod tests {
                 what: "network \"archy\"".into()
             }
         );
+        let port = server(
+            500,
+            "rootlessport listen tcp 127.0.0.1:18432: bind: address already in use",
+        );
+        assert!(matches!(
+            classify(call("start"), port),
+            RuntimeError::PortInUse { ref name, .. } if name == "archy-web"
+        ));
         let in_use = server(500, "the container name \"archy-web\" is already in use");
         assert!(matches!(
             classify_create(call("create"), &spec, in_use),

@@ -7,6 +7,17 @@ use super::{image, OpCtx, OpError, Progress};
 use crate::app::render::{container_name, MemberSpec};
 use crate::app::state::{AppState, InstallPhase};
 
+/// How [`create_or_adopt`] got the member's container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// None existed: a fresh container (post_install hooks run on it).
+    Fresh,
+    /// One with the same spec hash existed and was kept.
+    Adopted,
+    /// One with another spec existed and was replaced.
+    Replaced,
+}
+
 /// Create the member's container; if one of that name exists, adopt it when
 /// its spec hash matches (invariant 4), else replace it (data is in volumes
 /// and bind mounts, never in the container). The image is fetched only when
@@ -15,11 +26,11 @@ pub async fn create_or_adopt(
     ctx: &OpCtx,
     member: &MemberSpec,
     progress: &Progress,
-) -> Result<(), OpError> {
+) -> Result<Created, OpError> {
     let name = &member.spec.name;
     let creating = || format!("creating {name}");
     match create(ctx, member, progress).await? {
-        Ok(_) => return Ok(()),
+        Ok(_) => return Ok(Created::Fresh),
         Err(RuntimeError::NameInUse { .. }) => {}
         Err(e) => return Err(OpError::engine(creating(), e)),
     }
@@ -31,14 +42,14 @@ pub async fn create_or_adopt(
     let wanted = member.spec.labels.get(labels::SPEC_HASH);
     if let Some(details) = existing {
         if details.labels.get(labels::SPEC_HASH) == wanted {
-            return Ok(());
+            return Ok(Created::Adopted);
         }
         tracing::info!(container = %name, "spec changed; recreating (data is kept)");
         remove_if_present(ctx, name, false).await?;
     }
     create(ctx, member, progress)
         .await?
-        .map(|_| ())
+        .map(|_| Created::Replaced)
         .map_err(|e| OpError::engine(creating(), e))
 }
 

@@ -76,6 +76,7 @@ async fn pull(ctx: &OpCtx, image: &str, progress: &Progress) -> Result<(), OpErr
             Err(e) => {
                 let wait = config.pull_wait(attempt);
                 tracing::warn!(%image, attempt, ?wait, error = %e, "pull failed; retrying");
+                metrics::counter!(archy_runtime::metrics::PULL_RETRIES.name).increment(1);
                 tokio::time::sleep(wait).await;
             }
         }

@@ -1,15 +1,19 @@
 //! install / start / stop / restart / uninstall / heal, composed from the
 //! steps in the sibling modules.
 
-use super::containers::{create_or_adopt, remove_all, remove_if_present, start_from, stop_from};
+use super::containers::{
+    create_or_adopt, remove_all, remove_if_present, start_from, stop_from, Created,
+};
 use super::{deps, verify, OpCtx, OpError, Progress};
 use crate::app::render::{self, MemberSpec};
 use crate::app::state::{AppState, InstallPhase};
+use crate::hooks;
 
 /// Containers (create first, fetching an image only when the engine lacks
-/// it; adopting matching containers), dependencies, start in order, verify.
-/// A failure other than a blocked dependency removes the app's containers
-/// again (data kept), so a failed install leaves nothing half-running.
+/// it; adopting matching containers), dependencies, start in order, verify,
+/// then the post_install hooks of freshly created members. A failure other
+/// than a blocked dependency removes the app's containers again (data
+/// kept), so a failed install leaves nothing half-running.
 ///
 /// Engine calls, single container, image present: `create`, `start`, and
 /// the verify window's one final `inspect` = 3; the first install in a
@@ -25,10 +29,13 @@ pub async fn install(ctx: &OpCtx, progress: &Progress) -> Result<Vec<String>, Op
         .await
         .map_err(|e| OpError::engine("creating the archy network", e))?;
     let outcome = match create_all(ctx, &members, progress).await {
-        Ok(()) => {
+        Ok(fresh) => {
             deps::wait_ready(ctx).await?;
             progress.report(AppState::installing(InstallPhase::Starting), "starting");
-            start_and_verify(ctx, &members, progress).await
+            match start_and_verify(ctx, &members, progress).await {
+                Ok(ids) => post_install(ctx, &fresh).await.map(|()| ids),
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e),
     };
@@ -41,15 +48,33 @@ pub async fn install(ctx: &OpCtx, progress: &Progress) -> Result<Vec<String>, Op
     outcome
 }
 
+/// Create or adopt every member; Ok: the names of the freshly created ones.
 async fn create_all(
     ctx: &OpCtx,
     members: &[MemberSpec],
     progress: &Progress,
-) -> Result<(), OpError> {
+) -> Result<Vec<String>, OpError> {
+    let mut fresh = Vec::new();
     for member in members {
-        create_or_adopt(ctx, member, progress).await?;
+        if create_or_adopt(ctx, member, progress).await? == Created::Fresh {
+            fresh.push(member.member.clone());
+        }
     }
-    Ok(())
+    Ok(fresh)
+}
+
+/// The post_install hooks of the freshly created members.
+async fn post_install(ctx: &OpCtx, fresh: &[String]) -> Result<(), OpError> {
+    let env = &ctx.env;
+    hooks::run_post_install(
+        env.runtime.as_ref(),
+        &env.journal,
+        env.secrets.as_ref(),
+        &ctx.manifest,
+        fresh,
+    )
+    .await
+    .map_err(|e| OpError::Failed(e.to_string()))
 }
 
 async fn start_and_verify(

@@ -20,6 +20,7 @@ use archy_runtime::RuntimeError;
 use super::env::AppEnv;
 use super::render::{self, MemberSpec};
 use super::state::{AppState, OpKind};
+use crate::secrets;
 use crate::store::create_private_dir;
 
 /// One lifecycle operation with its arguments.
@@ -56,7 +57,15 @@ impl Op {
     /// none for stop and uninstall).
     pub async fn run(self, ctx: &OpCtx, progress: &Progress) -> Result<Vec<String>, OpError> {
         match self {
-            Op::Install => install(ctx, progress).await,
+            Op::Install => {
+                let started = tokio::time::Instant::now();
+                let installed = install(ctx, progress).await;
+                if installed.is_ok() {
+                    metrics::histogram!(archy_runtime::metrics::INSTALL_DURATION.name)
+                        .record(started.elapsed());
+                }
+                installed
+            }
             Op::Start => start(ctx).await,
             Op::Stop => stop(ctx).await.map(|()| Vec::new()),
             Op::Restart => restart(ctx).await,
@@ -111,19 +120,44 @@ impl OpCtx {
         &self.manifest.id
     }
 
-    /// Render the members, generating missing secrets first.
+    /// Render the members, generating missing secrets and writing the
+    /// derived config files first (so a container sees them on its first
+    /// start).
     pub fn render(&self) -> Result<Vec<MemberSpec>, OpError> {
         let fail = |e: &dyn std::fmt::Display| OpError::Failed(e.to_string());
         self.env
             .secrets
             .ensure(&self.manifest)
             .map_err(|e| fail(&e))?;
+        self.write_derived_files()?;
         render::render(
             &self.manifest,
             &self.env.data_root(self.app()),
-            self.env.secrets.as_ref(),
+            &self.secrets(),
         )
         .map_err(|e| fail(&e))
+    }
+
+    /// Bring the derived config files back to what the manifest says;
+    /// whether a rewritten one asks for a restart.
+    pub fn write_derived_files(&self) -> Result<bool, OpError> {
+        secrets::write_derived_files(
+            &self.manifest,
+            &self.env.data_root(self.app()),
+            &self.secrets(),
+        )
+        .map(|outcome| outcome.restart)
+        .map_err(|e| OpError::Failed(e.to_string()))
+    }
+
+    /// Secrets, with `${app:ID:...}` answered by the installed app
+    /// providing `ID`.
+    fn secrets(&self) -> secrets::Providers<'_> {
+        secrets::Providers {
+            app: self.app(),
+            secrets: self.env.secrets.as_ref(),
+            board: &self.env.board,
+        }
     }
 
     /// The host directories the app's data volumes bind, created 0700.

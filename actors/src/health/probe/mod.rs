@@ -1,6 +1,6 @@
 //! One probe run: what to probe ([`ProbeTarget`]), how it went
 //! ([`ProbeOutcome`]), always bounded by the check's timeout and counted in
-//! `archy_health_probe_total{kind, result}`.
+//! `archy_health_probes_total{kind, result}`.
 
 mod exec;
 mod http;
@@ -11,8 +11,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use archy_runtime::SharedRuntime;
-
-pub(crate) const PROBE_TOTAL: &str = "archy_health_probe_total";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeKind {
@@ -144,7 +142,7 @@ impl Prober {
 }
 
 fn count(kind: ProbeKind, outcome: &ProbeOutcome) {
-    metrics::counter!(PROBE_TOTAL, "kind" => kind.as_str(), "result" => outcome.label())
+    metrics::counter!(archy_runtime::metrics::HEALTH_PROBES.name, "kind" => kind.as_str(), "result" => outcome.label())
         .increment(1);
 }
 
@@ -208,9 +206,9 @@ mod tests {
         assert_eq!(
             *recorder.0.lock().unwrap(),
             [
-                "archy_health_probe_total{kind=http,result=success}",
-                "archy_health_probe_total{kind=tcp,result=failure}",
-                "archy_health_probe_total{kind=exec,result=timeout}",
+                "archy_health_probes_total{kind=http,result=success}",
+                "archy_health_probes_total{kind=tcp,result=failure}",
+                "archy_health_probes_total{kind=exec,result=timeout}",
             ]
         );
     }
