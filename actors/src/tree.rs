@@ -96,6 +96,8 @@ pub enum TreeError {
     Unresponsive(String),
     #[error(transparent)]
     App(#[from] AppError),
+    #[error("no actor at {path}; try app:<id>, apps, registry, reconciler or health")]
+    NoSuchActor { path: String },
 }
 
 /// How the tree ended.
@@ -294,19 +296,43 @@ impl Archy {
             env: self.env.clone(),
         });
         let apps = self.apps_supervisor().await?;
-        match call_t!(
-            apps,
-            |reply| SupervisorMsg::StartChild { spec, reply },
-            SUPERVISOR_CALL_MS
-        ) {
-            Ok(Ok(cell)) => Ok(cell.into()),
-            // Two requests raced to spawn it: use the one that won.
-            Ok(Err(SupervisorError::DuplicateChild { .. })) => self
-                .app_actor(app)
-                .ok_or_else(|| TreeError::Unresponsive(format!("{app}'s actor vanished"))),
-            Ok(Err(e)) => Err(e.into()),
-            Err(e) => Err(TreeError::Unresponsive(e.to_string())),
+        match start_child(&apps, spec.clone()).await? {
+            Ok(cell) => Ok(cell.into()),
+            Err(SupervisorError::DuplicateChild { .. }) => match self.app_actor(app) {
+                // Two requests raced to spawn it: use the one that won.
+                Some(actor) => Ok(actor),
+                // An uninstalled app's actor ended normally and, being
+                // transient, left its spec behind: drop it, start afresh.
+                None => {
+                    let id = app.to_string();
+                    let _ = call_t!(
+                        apps,
+                        |reply| SupervisorMsg::TerminateChild { id, reply },
+                        SUPERVISOR_CALL_MS
+                    )
+                    .map_err(|e| TreeError::Unresponsive(e.to_string()))?;
+                    Ok(start_child(&apps, spec).await??.into())
+                }
+            },
+            Err(e) => Err(e.into()),
         }
+    }
+
+    /// Kill one actor as a crash would (no `post_stop`), so its supervisor
+    /// restarts it: `app:<id>`, or a root child (`apps`, `registry`,
+    /// `reconciler`, `health`). For the chaos suite (`debug.kill_actor`).
+    pub async fn kill_actor(&self, path: &str) -> Result<(), TreeError> {
+        let no_such_actor = || TreeError::NoSuchActor { path: path.into() };
+        let cell = match path.strip_prefix("app:") {
+            Some(app) => self.app_actor(app).map(|actor| actor.get_cell()),
+            None => call_t!(self.root, SupervisorMsg::WhichChildren, SUPERVISOR_CALL_MS)
+                .map_err(|e| TreeError::Unresponsive(e.to_string()))?
+                .into_iter()
+                .find(|child| child.id == path)
+                .and_then(|child| child.cell),
+        };
+        cell.ok_or_else(no_such_actor)?.kill();
+        Ok(())
     }
 
     /// Send a lifecycle request; with `wait`, return when it has finished.
@@ -480,6 +506,18 @@ fn apps_supervisor_spec(env: AppEnv, registry: String, intensity: Intensity) -> 
         }
     })
     .shutdown(Shutdown::Infinity)
+}
+
+async fn start_child(
+    supervisor: &ActorRef<SupervisorMsg>,
+    spec: ChildSpec,
+) -> Result<Result<ActorCell, SupervisorError>, TreeError> {
+    call_t!(
+        supervisor,
+        |reply| SupervisorMsg::StartChild { spec, reply },
+        SUPERVISOR_CALL_MS
+    )
+    .map_err(|e| TreeError::Unresponsive(e.to_string()))
 }
 
 async fn list_manifests(registry: &str) -> Result<Vec<Arc<Manifest>>, TreeError> {
