@@ -33,3 +33,11 @@ e2e:
     cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
     cargo build --bin archy
     cd tests/e2e && node --test model.test.mjs && node journey.mjs
+
+# Chaos: every scenario N times against a live daemon on real Podman, each
+# followed by the invariant checks (docs/chaos.md). Holds the demo-ports lock
+# for the whole run; the report lands in docs/reports/chaos-report.{md,json}.
+chaos N="1" *ARGS:
+    scripts/setup.sh --socket
+    cargo build -p archy -p archy-chaos --bins
+    flock /tmp/archy-demo-ports.lock target/debug/archy-chaos {{N}} {{ARGS}}
