@@ -73,7 +73,7 @@ enum Check {
 }
 
 impl Lab {
-    pub async fn open(paths: Paths) -> Result<Self, String> {
+    pub async fn open(mut paths: Paths) -> Result<Self, String> {
         let log = std::env::temp_dir().join("archy-chaos-daemon.log");
         let _ = std::fs::remove_file(&log);
         let root = tempfile::Builder::new()
@@ -84,6 +84,7 @@ impl Lab {
         let addr = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?;
+        paths.catalog = private_catalog(&paths.catalog, root.path())?;
         let mut lab = Lab {
             state_dir: root.path().join("state"),
             // Outside the temp dir: it must outlive the run for a post-mortem.
@@ -387,6 +388,36 @@ impl Lab {
         }
         Check::Holds
     }
+}
+
+/// The fleet's manifests copied to `<root>/apps/demo`, their host ports moved
+/// from 18xxx to 38xxx: the demo ports are shared with whoever else runs the
+/// demo on this machine (a rootless user does not see the flock).
+fn private_catalog(catalog: &Path, root: &Path) -> Result<PathBuf, String> {
+    let private = root.join("apps/demo");
+    std::fs::create_dir_all(&private).map_err(|e| format!("{}: {e}", private.display()))?;
+    for app in RUNNING.iter().chain(STOPPED) {
+        let copied = Command::new("cp")
+            .arg("-r")
+            .arg(catalog.join(app))
+            .arg(&private)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !copied {
+            return Err(format!("cannot copy {}", catalog.join(app).display()));
+        }
+        let manifest = private.join(app).join("manifest.yml");
+        let text = std::fs::read_to_string(&manifest)
+            .map_err(|e| format!("{}: {e}", manifest.display()))?;
+        std::fs::write(&manifest, text.replace("host: 18", "host: 38"))
+            .map_err(|e| format!("{}: {e}", manifest.display()))?;
+    }
+    // Companion build contexts are named relative to the catalog.
+    let companions = std::path::absolute(catalog.join("../../companions"))
+        .map_err(|e| format!("companions: {e}"))?;
+    std::os::unix::fs::symlink(companions, root.join("companions"))
+        .map_err(|e| format!("companions link: {e}"))?;
+    Ok(private)
 }
 
 impl Drop for Lab {

@@ -82,12 +82,16 @@ async fn run(args: Args) -> Result<usize, String> {
     })
     .await?;
     eprintln!("chaos: daemon log at {}", lab.log_path().display());
-    lab.set_up_fleet().await?;
+    if let Err(e) = lab.set_up_fleet().await {
+        // The engine is shared with other users of the machine: one retry.
+        eprintln!("chaos: fleet set-up failed ({e}); retrying once");
+        lab.restore().await?;
+    }
     let setup_secs = started.elapsed().as_secs();
     eprintln!("chaos: fleet ready in {setup_secs} s");
 
     let mut outcomes = Vec::new();
-    for &scenario in &scenarios {
+    'run: for &scenario in &scenarios {
         for iteration in 1..=args.iterations {
             let outcome = match scenario.run(&mut lab, iteration).await {
                 Ok(took) => Outcome {
@@ -117,7 +121,10 @@ async fn run(args: Args) -> Result<usize, String> {
             outcomes.push(outcome);
             if failed {
                 // The next iteration starts from the baseline fleet again.
-                lab.restore().await?;
+                if let Err(e) = lab.restore().await {
+                    eprintln!("chaos: {e}; stopping the run here");
+                    break 'run;
+                }
             }
         }
     }

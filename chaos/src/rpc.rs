@@ -62,17 +62,7 @@ impl Rpc {
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| transport(e.to_string()))?;
         let answer = tokio::time::timeout(CALL_TIMEOUT, async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| e.to_string())?;
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
+            let bytes = read_body(self.client.request(request)).await?;
             serde_json::from_slice::<Value>(&bytes).map_err(|e| e.to_string())
         })
         .await
@@ -98,13 +88,7 @@ impl Rpc {
             .parse()
             .map_err(|e: hyper::http::uri::InvalidUri| transport(e.to_string()))?;
         let text = tokio::time::timeout(CALL_TIMEOUT, async {
-            let response = self.client.get(uri).await.map_err(|e| e.to_string())?;
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
+            let bytes = read_body(self.client.get(uri)).await?;
             Ok::<_, String>(String::from_utf8_lossy(&bytes).into_owned())
         })
         .await
@@ -112,6 +96,17 @@ impl Rpc {
         .map_err(transport)?;
         Ok(text)
     }
+}
+
+/// The whole body of the response `request` brings.
+async fn read_body(request: hyper_util::client::legacy::ResponseFuture) -> Result<Bytes, String> {
+    let response = request.await.map_err(|e| e.to_string())?;
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(body.to_bytes())
 }
 
 /// The sum of every series of a Prometheus counter (0 when absent).
