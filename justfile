@@ -53,3 +53,11 @@ fuzz seconds="300":
 
 # A short fuzz run of every target (~30 s each), for CI.
 fuzz-smoke: (fuzz "30")
+
+# Each scenario is followed by the invariant checks (docs/chaos.md); holds the
+# demo-ports lock; the report lands in docs/reports/chaos-report.{md,json}.
+# Chaos: every scenario N times against a live daemon on real Podman.
+chaos N="1" *ARGS:
+    scripts/setup.sh --socket
+    cargo build -p archy -p archy-chaos --bins
+    flock /tmp/archy-demo-ports.lock target/debug/archy-chaos {{N}} {{ARGS}}

@@ -101,6 +101,8 @@ pub enum TreeError {
     Unresponsive(String),
     #[error(transparent)]
     App(#[from] AppError),
+    #[error("no actor at {path}; try app:<id>, apps, registry, reconciler or health")]
+    NoSuchActor { path: String },
 }
 
 /// How the tree ended.
@@ -348,6 +350,23 @@ impl Archy {
         )
         .map_err(|e| TreeError::Unresponsive(e.to_string()))??;
         Ok(start(spec).await??.into())
+    }
+
+    /// Kill one actor as a crash would (no `post_stop`), so its supervisor
+    /// restarts it: `app:<id>`, or a root child (`apps`, `registry`,
+    /// `reconciler`, `health`). For the chaos suite (`debug.kill_actor`).
+    pub async fn kill_actor(&self, path: &str) -> Result<(), TreeError> {
+        let no_such_actor = || TreeError::NoSuchActor { path: path.into() };
+        let cell = match path.strip_prefix("app:") {
+            Some(app) => self.app_actor(app).map(|actor| actor.get_cell()),
+            None => call_t!(self.root, SupervisorMsg::WhichChildren, SUPERVISOR_CALL_MS)
+                .map_err(|e| TreeError::Unresponsive(e.to_string()))?
+                .into_iter()
+                .find(|child| child.id == path)
+                .and_then(|child| child.cell),
+        };
+        cell.ok_or_else(no_such_actor)?.kill();
+        Ok(())
     }
 
     /// Send a lifecycle request; with `wait`, return when it has finished.

@@ -402,6 +402,76 @@ async fn uninstalled_app_actor_ends_for_good_and_is_not_restarted() {
     archy.shutdown().await;
 }
 
+/// Wait until the supervisor has restarted `n` children in all.
+async fn restarts_reach(supervisor: &ractor::ActorRef<SupervisorMsg>, n: usize) {
+    tokio::time::timeout(DEADLINE, async {
+        while call_t!(supervisor, SupervisorMsg::RestartCounts, 5_000)
+            .unwrap()
+            .total
+            < n as u64
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("fewer than {n} restarts"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_uninstalled_app_can_be_installed_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["again"]);
+    let archy = boot(tmp.path(), &mock, &["again"]).await;
+    archy
+        .request("again", Request::Install, true)
+        .await
+        .unwrap();
+    let first = archy.app_actor("again").unwrap();
+    archy
+        .request("again", Request::Uninstall { purge: false }, true)
+        .await
+        .unwrap();
+    first.wait(Some(DEADLINE)).await.unwrap();
+
+    archy
+        .request("again", Request::Install, true)
+        .await
+        .unwrap();
+
+    until_state(&archy, "again", AppState::Running).await;
+    assert_eq!(
+        mock.container("archy-again").map(|c| c.state),
+        Some(RunState::Running)
+    );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_killed_actor_is_restarted_by_its_supervisor_and_adopts_its_container() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["victim"]);
+    let archy = boot(tmp.path(), &mock, &["victim"]).await;
+    archy
+        .request("victim", Request::Install, true)
+        .await
+        .unwrap();
+    let before = mutating_calls(&mock);
+
+    archy.kill_actor("app:victim").await.unwrap();
+    restarts_reach(&archy.apps_supervisor().await.unwrap(), 1).await;
+    // Three: the root's budget is 3 restarts a minute; a fourth escalates.
+    for (n, path) in ["apps", "reconciler", "registry"].iter().enumerate() {
+        archy.kill_actor(path).await.unwrap();
+        restarts_reach(archy.root(), n + 1).await;
+    }
+
+    until_state(&archy, "victim", AppState::Running).await;
+    assert_eq!(mutating_calls(&mock), before, "adopted, not recreated");
+    assert!(archy.kill_actor("nobody").await.is_err());
+    assert!(archy.kill_actor("app:nobody").await.is_err());
+    archy.shutdown().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_root_runs_registry_apps_and_health_and_a_failing_probe_restarts_the_app() {
     let tmp = tempfile::tempdir().unwrap();

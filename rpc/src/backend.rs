@@ -45,6 +45,13 @@ pub trait Backend: Send + Sync + 'static {
 
     /// A live feed of every journal entry from now on.
     fn subscribe(&self) -> broadcast::Receiver<Event>;
+
+    /// `debug.kill_actor`: kill one actor of the tree (`app:<id>`, `apps`,
+    /// `registry`, `reconciler`, `health`) so the chaos suite can watch it
+    /// recover. `None` when debug methods are off, which is the default.
+    async fn kill_actor(&self, _path: &str) -> Option<Result<(), BackendError>> {
+        None
+    }
 }
 
 /// Why a backend call failed, with a message a person can act on.

@@ -36,6 +36,9 @@ pub const SUBSCRIPTION_METHODS: &[&str] = &[
     "events.unsubscribe",
 ];
 
+/// Methods a daemon answers only when started with `--debug-rpc`.
+pub const DEBUG_METHODS: &[&str] = &["debug.kill_actor"];
+
 /// Lines `package.logs` returns when `tail` is not given, and at most.
 const DEFAULT_LOG_TAIL: usize = 200;
 const MAX_LOG_TAIL: usize = 10_000;
@@ -45,6 +48,7 @@ pub fn label(method: &str) -> &'static str {
     METHODS
         .iter()
         .chain(SUBSCRIPTION_METHODS)
+        .chain(DEBUG_METHODS)
         .find(|known| **known == method)
         .copied()
         .unwrap_or("unknown")
@@ -78,6 +82,12 @@ struct Uninstall {
 struct Logs {
     id: String,
     tail: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActorPath {
+    path: String,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +154,16 @@ pub async fn call(
         "system.info" => {
             parse::<NoParams>(params)?;
             to_json(backend.system_info().await?)
+        }
+        "debug.kill_actor" => {
+            let ActorPath { path } = parse(params)?;
+            match backend.kill_actor(&path).await {
+                Some(outcome) => to_json(outcome.map(|()| serde_json::json!({ "killed": path }))?),
+                None => Err(RpcError::new(
+                    ErrorCode::MethodNotFound,
+                    "debug.kill_actor is off; start the daemon with `archy serve --debug-rpc`",
+                )),
+            }
         }
         subscription if SUBSCRIPTION_METHODS.contains(&subscription) => Err(RpcError::new(
             ErrorCode::MethodNotFound,

@@ -34,6 +34,8 @@ pub struct TreeBackend {
     started: Instant,
     next_op: AtomicU64,
     events: broadcast::Sender<Event>,
+    /// Answer `debug.kill_actor` (`archy serve --debug-rpc`).
+    debug_rpc: bool,
 }
 
 impl TreeBackend {
@@ -64,7 +66,14 @@ impl TreeBackend {
             started: Instant::now(),
             next_op: AtomicU64::new(1),
             events,
+            debug_rpc: false,
         }
+    }
+
+    /// Turn the debug methods on (chaos suite only: they kill actors).
+    pub fn with_debug_rpc(mut self, on: bool) -> Self {
+        self.debug_rpc = on;
+        self
     }
 
     fn status_of(&self, manifest: Option<&Manifest>, s: &BoardStatus) -> AppStatus {
@@ -279,6 +288,14 @@ impl Backend for TreeBackend {
     fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }
+
+    async fn kill_actor(&self, path: &str) -> Option<Result<(), BackendError>> {
+        if !self.debug_rpc {
+            return None;
+        }
+        tracing::warn!(path, "debug.kill_actor: killing an actor on request");
+        Some(self.archy.kill_actor(path).await.map_err(backend_error))
+    }
 }
 
 fn catalog_entry(archy: &Archy, m: &Manifest) -> CatalogEntry {
@@ -397,9 +414,9 @@ fn not_in_catalog(app: &str) -> BackendError {
 
 fn backend_error(e: TreeError) -> BackendError {
     let kind = match &e {
-        TreeError::UnknownApp { .. } | TreeError::App(AppError::NotInstalled { .. }) => {
-            ErrorKind::NotFound
-        }
+        TreeError::UnknownApp { .. }
+        | TreeError::NoSuchActor { .. }
+        | TreeError::App(AppError::NotInstalled { .. }) => ErrorKind::NotFound,
         TreeError::App(AppError::Blocked { .. }) => ErrorKind::DependencyStopped,
         TreeError::App(AppError::Refused { .. }) => ErrorKind::Conflict,
         _ => ErrorKind::Internal,

@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// A separate loopback listener for `/metrics`.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Answer `debug.kill_actor`, which kills actors on request: for the
+    /// chaos suite (`just chaos`), never for a real box.
+    #[arg(long)]
+    pub debug_rpc: bool,
 }
 
 /// `state_dir` is the global `--state-dir`: desired state, journal, secrets
@@ -118,7 +122,8 @@ async fn serve(args: ServeArgs, state_dir: PathBuf) -> ExitCode {
     gateway_config.allowed_origins = args.allowed_origins.clone();
     gateway_config.static_dir = args.dashboard.is_dir().then(|| args.dashboard.clone());
     gateway_config.metrics_listen = args.metrics_listen;
-    let backend = Arc::new(TreeBackend::new(archy.clone(), endpoint));
+    let backend =
+        Arc::new(TreeBackend::new(archy.clone(), endpoint).with_debug_rpc(args.debug_rpc));
     let gateway = match Gateway::serve(gateway_config, backend).await {
         Ok(gateway) => gateway,
         Err(e) => {
