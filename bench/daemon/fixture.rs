@@ -10,13 +10,19 @@ use tokio::process::Command;
 use crate::daemon::BoxError;
 
 pub const IMAGE: &str = "localhost/archy-base:latest";
-/// Every container the bench creates is named `bench-*`.
+/// Every app and compose container the bench creates is named `bench-*`.
 pub const PREFIX: &str = "bench-";
+/// Archy names an app's container `archy-<app>`.
+pub const ARCHY_PREFIX: &str = "archy-bench-";
 /// Exits on SIGTERM at once (busybox as PID 1 would ignore it).
 const COMMAND: [&str; 3] = ["sh", "-c", "trap 'exit 0' TERM; sleep 2147483647 & wait"];
 
 pub fn app_id(i: usize) -> String {
     format!("{PREFIX}{i:03}")
+}
+
+pub fn app_container(i: usize) -> String {
+    format!("{ARCHY_PREFIX}{i:03}")
 }
 
 /// `<dir>/bench-001/manifest.yml` … for apps `1..=n`.
@@ -76,12 +82,12 @@ pub async fn archy_managed() -> Result<Vec<String>, BoxError> {
     Ok(names.lines().map(str::to_string).collect())
 }
 
-/// Running containers among `bench-*`.
+/// Running containers of the bench's Archy apps.
 pub async fn running_bench() -> Result<usize, BoxError> {
     let names = podman(&[
         "ps",
         "--filter",
-        &format!("name=^{PREFIX}"),
+        &format!("name=^{ARCHY_PREFIX}"),
         "--format",
         "{{.Names}}",
     ])
@@ -117,14 +123,17 @@ pub async fn kill_until_running(name: &str, limit: Duration) -> Result<Duration,
     }
 }
 
-/// Removes every `bench-*` container and the bench's volumes and networks.
+/// Removes every container the bench made (Archy's and compose's) and the
+/// compose projects' networks; no volumes are made.
 pub async fn clean_up() -> Result<(), BoxError> {
-    let ids = podman(&["ps", "-aq", "--filter", &format!("name=^{PREFIX}")]).await?;
-    let ids: Vec<&str> = ids.lines().filter(|l| !l.is_empty()).collect();
-    if !ids.is_empty() {
-        let mut args = vec!["rm", "-f", "-t", "0"];
-        args.extend(ids);
-        podman(&args).await?;
+    for prefix in [ARCHY_PREFIX, PREFIX] {
+        let ids = podman(&["ps", "-aq", "--filter", &format!("name=^{prefix}")]).await?;
+        let ids: Vec<&str> = ids.lines().filter(|l| !l.is_empty()).collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f", "-t", "0"];
+            args.extend(ids);
+            podman(&args).await?;
+        }
     }
     let networks = podman(&["network", "ls", "-q", "--filter", "name=^benchc"]).await?;
     for network in networks.lines().filter(|l| !l.is_empty()) {

@@ -153,7 +153,7 @@ async fn wait_for_engine_to_ourselves() -> Result<(), BoxError> {
         let others: Vec<String> = fixture::archy_managed()
             .await?
             .into_iter()
-            .filter(|n| !n.starts_with(fixture::PREFIX))
+            .filter(|n| !n.starts_with(fixture::ARCHY_PREFIX))
             .collect();
         if others.is_empty() {
             return Ok(());
@@ -296,7 +296,8 @@ async fn death_to_running(rpc: &Rpc) -> Result<(), BoxError> {
     for i in [41, 42, 43] {
         let id = app_id(i);
         let killed_ms = now_unix_ms();
-        let took = fixture::kill_until_running(&id, Duration::from_secs(60)).await?;
+        let took = fixture::kill_until_running(&fixture::app_container(i), Duration::from_secs(60))
+            .await?;
         samples.push(took);
         let mut timeline = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
