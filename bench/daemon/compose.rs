@@ -62,7 +62,7 @@ async fn measure_project(
         revived.push(fixture::kill_until_running(&name, Duration::from_secs(60)).await?);
     }
     figure(
-        &format!("compose (restart: unless-stopped): podman kill → running again, {n} services"),
+        &format!("compose (restart: unless-stopped): main process SIGKILLed → running again, {n} services"),
         "—",
         &revived.summary(),
     );

@@ -95,12 +95,19 @@ pub async fn running_bench() -> Result<usize, BoxError> {
     Ok(names.lines().filter(|l| !l.is_empty()).count())
 }
 
-/// `podman kill` a container, then poll until it runs again with a new
-/// start time: the time from the kill to running again.
+/// SIGKILL a container's main process from the host (a crash: `podman
+/// kill` counts as the user stopping it, which Podman's restart policies
+/// honour), then poll until it runs again with a new start time: the time
+/// from the kill to running again.
 pub async fn kill_until_running(name: &str, limit: Duration) -> Result<Duration, BoxError> {
-    let before = podman(&["inspect", "-f", "{{.State.StartedAt}}", name]).await?;
+    let before = podman(&["inspect", "-f", "{{.State.Pid}} {{.State.StartedAt}}", name]).await?;
+    let (pid, before) = before.split_once(' ').ok_or("no pid in the inspect")?;
+    let before = before.to_string();
     let killed = Instant::now();
-    podman(&["kill", name]).await?;
+    let status = Command::new("kill").arg("-KILL").arg(pid).status().await?;
+    if !status.success() {
+        return Err(format!("cannot kill {name}'s process {pid}").into());
+    }
     loop {
         let state = podman(&[
             "inspect",

@@ -286,7 +286,7 @@ async fn list_under_load(rpc: &Rpc) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// `podman kill` three apps' containers (different apps, so each meets the
+/// Kill three apps' main processes (different apps, so each meets the
 /// restart tracker's first backoff); the time until the engine runs each
 /// again, and Archy's own timeline of the death and the restart.
 async fn death_to_running(rpc: &Rpc) -> Result<(), BoxError> {
@@ -322,12 +322,12 @@ async fn death_to_running(rpc: &Rpc) -> Result<(), BoxError> {
         println!("  {id} killed: {}", timeline.join(", "));
     }
     figure(
-        "Archy: podman kill → container running again",
+        "Archy: main process SIGKILLed → container running again",
         "p50 < 1 s",
         &samples.summary(),
     );
     figure(
-        "Archy: podman kill → its app leaves Running (event reaction)",
+        "Archy: main process SIGKILLed → its app leaves Running (event reaction)",
         "—",
         &noticed.summary(),
     );
