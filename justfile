@@ -61,3 +61,19 @@ chaos N="1" *ARGS:
     scripts/setup.sh --socket
     cargo build -p archy -p archy-chaos --bins
     flock /tmp/archy-demo-ports.lock target/debug/archy-chaos {{N}} {{ARGS}}
+
+# Takes the shared engine lock; several minutes; needs docker-compose (apt).
+# Daemon figures on real Podman: RPC load, start, RSS, reconcile, vs compose.
+bench-daemon:
+    scripts/setup.sh --socket
+    [ -x /usr/bin/docker-compose ] || { as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }; as_root apt-get install -y -qq docker-compose; }
+    cargo bench --bench daemon --no-run
+    flock /tmp/archy-demo-ports.lock cargo bench --bench daemon
+
+# Installs docker-compose (Debian 1.29) when missing; about a minute.
+# docker-compose alone on the same services (the daemon bench runs it too).
+bench-compose:
+    scripts/setup.sh --socket
+    [ -x /usr/bin/docker-compose ] || { as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }; as_root apt-get install -y -qq docker-compose; }
+    cargo bench --bench daemon --no-run
+    flock /tmp/archy-demo-ports.lock cargo bench --bench daemon -- compose
