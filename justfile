@@ -1,4 +1,5 @@
-# Archy task runner. `just --list` shows every recipe.
+# Archy task runner. `just --list` shows every recipe; the line right above
+# each recipe is its summary.
 
 state_dir := "./var"
 
@@ -6,22 +7,37 @@ state_dir := "./var"
 setup:
     scripts/setup.sh
 
-# Run the daemon on its embedded defaults: state in ./var, the demo catalog,
-# the engine socket discovered (or a Podman service started and owned by Archy).
+# The daemon on embedded defaults: state in ./var, demo catalog, engine discovered.
 run *ARGS: setup
     cargo run --release -- serve --state-dir {{state_dir}} --catalog apps/demo {{ARGS}}
 
-# Every test: unit, actors against the mock, and real Podman. Needs the socket.
+# Every test: lint, unit, mock actors, real Podman, the dashboard in a browser.
 test:
     scripts/setup.sh --socket
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace --all-targets
+    just e2e
 
 # Format and lint only.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Installs Chromium and the test's npm packages when missing; screenshots
+# land in tests/e2e/artifacts/.
+# The dashboard's journey in headless Chromium against the real daemon.
+e2e:
+    scripts/setup.sh --socket
+    [ -x /usr/bin/chromium ] || { as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }; as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+    cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+    cargo build --bin archy
+    cd tests/e2e && node --test model.test.mjs && node journey.mjs
+
+# docs/performance.md explains the figures, beside the real-Podman ones.
+# Actor-layer costs against the mock engine, as a table.
+bench:
+    cargo bench -p archy-actors --bench lifecycle
 
 # The lifecycle gate (docs/gate.md): every demo app through install, stop,
 # start, restart, daemon restart, reinstall, uninstall and purge, N times,

@@ -3,7 +3,7 @@
 //! plus a broadcast of every state transition for live push.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -68,7 +68,7 @@ impl AppStatus {
 /// One state change, as journalled and pushed to subscribers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transition {
-    /// Increases by one per transition on this board.
+    /// The journal's sequence number of this transition.
     pub seq: u64,
     pub app: String,
     pub from: String,
@@ -93,7 +93,6 @@ struct Inner {
     transitions: broadcast::Sender<Transition>,
     /// Bumped on every change, so waiters re-check without missing any.
     version: watch::Sender<u64>,
-    seq: AtomicU64,
     engine_reachable: AtomicBool,
 }
 
@@ -109,7 +108,6 @@ impl StatusBoard {
             apps: RwLock::new(BTreeMap::new()),
             transitions: broadcast::channel(TRANSITION_BUFFER).0,
             version: watch::channel(0).0,
-            seq: AtomicU64::new(0),
             engine_reachable: AtomicBool::new(true),
         }))
     }
@@ -158,11 +156,10 @@ impl StatusBoard {
         self.0.transitions.subscribe()
     }
 
-    /// Stamp `seq` and send; nobody listening is fine.
-    pub fn publish(&self, mut transition: Transition) -> Transition {
-        transition.seq = self.0.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let _ = self.0.transitions.send(transition.clone());
-        transition
+    /// Send to every subscriber; nobody listening is fine. `seq` is the
+    /// journal's, so live pushes and `app.events` history share numbers.
+    pub fn publish(&self, transition: Transition) {
+        let _ = self.0.transitions.send(transition);
     }
 
     pub fn engine_reachable(&self) -> bool {
@@ -254,12 +251,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn subscribers_get_transitions_with_increasing_seq() {
+    async fn subscribers_get_transitions_in_order() {
         let board = StatusBoard::new();
         let mut rx = board.subscribe();
-        for to in ["installing", "running"] {
+        for (seq, to) in [(1, "installing"), (2, "running")] {
             board.publish(Transition {
-                seq: 0,
+                seq,
                 app: "a".into(),
                 from: "absent".into(),
                 to: to.into(),

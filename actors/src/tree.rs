@@ -294,19 +294,39 @@ impl Archy {
             env: self.env.clone(),
         });
         let apps = self.apps_supervisor().await?;
-        match call_t!(
-            apps,
-            |reply| SupervisorMsg::StartChild { spec, reply },
-            SUPERVISOR_CALL_MS
-        ) {
-            Ok(Ok(cell)) => Ok(cell.into()),
-            // Two requests raced to spawn it: use the one that won.
-            Ok(Err(SupervisorError::DuplicateChild { .. })) => self
-                .app_actor(app)
-                .ok_or_else(|| TreeError::Unresponsive(format!("{app}'s actor vanished"))),
-            Ok(Err(e)) => Err(e.into()),
-            Err(e) => Err(TreeError::Unresponsive(e.to_string())),
+        let start = |spec: ChildSpec| {
+            let apps = apps.clone();
+            async move {
+                call_t!(
+                    apps,
+                    |reply| SupervisorMsg::StartChild { spec, reply },
+                    SUPERVISOR_CALL_MS
+                )
+                .map_err(|e| TreeError::Unresponsive(e.to_string()))
+            }
+        };
+        match start(spec.clone()).await? {
+            Ok(cell) => return Ok(cell.into()),
+            Err(SupervisorError::DuplicateChild { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
+        // Two requests raced to spawn it: use the one that won.
+        if let Some(actor) = self.app_actor(app) {
+            return Ok(actor);
+        }
+        // Its last actor ended normally after an uninstall, and the
+        // supervisor keeps a transient child's spec (as OTP does): forget
+        // that spec and start afresh.
+        call_t!(
+            apps,
+            |reply| SupervisorMsg::TerminateChild {
+                id: app.to_string(),
+                reply
+            },
+            SUPERVISOR_CALL_MS
+        )
+        .map_err(|e| TreeError::Unresponsive(e.to_string()))??;
+        Ok(start(spec).await??.into())
     }
 
     /// Send a lifecycle request; with `wait`, return when it has finished.

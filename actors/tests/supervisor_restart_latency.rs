@@ -5,35 +5,14 @@
 
 mod supervisor_probe;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use archy_actors::supervisor::{Intensity, Strategy, Supervisor, SupervisorArgs};
 use supervisor_probe::*;
 
 const ROUNDS: usize = 2_000;
 
 async fn measure(fail: fn() -> ProbeMsg) -> (Duration, Duration) {
-    let mut journal = Journal::new();
-    let args = SupervisorArgs {
-        strategy: Strategy::OneForOne,
-        intensity: Intensity {
-            max_restarts: ROUNDS as u32,
-            period: Duration::from_secs(3600),
-        },
-        children: vec![probe("a", &journal)],
-    };
-    let (supervisor, _) = Supervisor::start(None, args).await.unwrap();
-    journal.expect(&["start:a"]).await;
-
-    let mut samples = Vec::with_capacity(ROUNDS);
-    for _ in 0..ROUNDS {
-        let current = child(&supervisor, "a").await;
-        let began = Instant::now();
-        tell(&current, fail());
-        journal.expect(&["start:a"]).await;
-        samples.push(began.elapsed());
-    }
-    supervisor.stop(None);
+    let mut samples = restart_latencies(fail, ROUNDS).await;
     samples.sort();
     (samples[ROUNDS / 2], samples[ROUNDS * 99 / 100])
 }

@@ -473,6 +473,36 @@ async fn a_killed_container_is_restarted_through_the_trees_event_path_and_pass()
 }
 
 #[tokio::test(start_paused = true)]
+async fn live_transitions_and_the_journal_share_one_sequence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["seq-a"]);
+    let archy = boot(tmp.path(), &mock, &["seq-a"]).await;
+    let mut live = archy.board().subscribe();
+    archy
+        .request("seq-a", Request::Install, true)
+        .await
+        .unwrap();
+    archy.request("seq-a", Request::Stop, true).await.unwrap();
+    let history: Vec<(u64, String)> = archy
+        .env()
+        .journal
+        .recent(Some("seq-a"), None, 100)
+        .into_iter()
+        .map(|e| (e.seq, e.to_state))
+        .collect();
+    let mut pushed = Vec::new();
+    while let Ok(t) = live.try_recv() {
+        pushed.push((t.seq, t.to));
+    }
+    assert!(history.len() >= 3, "{history:?}");
+    assert_eq!(
+        pushed, history,
+        "a client resuming from a pushed seq must find it in the journal"
+    );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn requests_for_unknown_or_uninstalled_apps_are_refused_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let mock = engine(&["known"]);

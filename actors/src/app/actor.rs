@@ -10,15 +10,23 @@ use std::time::{Duration, SystemTime};
 use archy_apps::Manifest;
 use archy_runtime::Observed;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
 use super::env::AppEnv;
 use super::ops::{Op, OpCtx, OpError, Progress};
 use super::render::container_name;
-use super::state::{allowed, AppState, OpKind};
+use super::state::{allowed, AppState, OpKind, StateKind};
 use super::task::OwnedTask;
 use crate::status::{now_ms, AppStatus, Health, Transition};
 use crate::store::{self, DesiredApp, RestartDecision, StoreError};
+
+/// How long to wait before looking at the containers again when the engine
+/// could not be asked at the actor's start.
+const ADOPT_RETRY: Duration = Duration::from_secs(5);
+
+/// How long to wait before retrying an operation the engine could not serve.
+const ENGINE_RETRY: Duration = Duration::from_secs(10);
 
 /// Where an operation's outcome is sent when it finishes.
 pub type Reply = RpcReplyPort<Result<(), AppError>>;
@@ -44,10 +52,18 @@ pub enum AppMsg {
     Status(RpcReplyPort<AppStatus>),
     /// The reconciler's view of this app's containers (one list call).
     Observe(Vec<Observed>),
-    /// An engine `die` event for one of this app's containers.
+    /// An engine `die` event for one of this app's containers. Only a hint:
+    /// the actor inspects the container before calling it a crash, because
+    /// the event of its own stop may arrive after that operation ended.
     Died {
         container: String,
         exit_code: Option<i64>,
+    },
+    /// From the check a `Died` or `Observe` started: the container is
+    /// really down (`what` says how, for the user).
+    DeathConfirmed {
+        container: String,
+        what: String,
     },
     HealthChanged {
         healthy: bool,
@@ -69,6 +85,10 @@ pub enum AppMsg {
     RestartDue {
         timer_id: u64,
     },
+    /// From the dependency watch of a blocked app: a dependency came up.
+    DependencyReady,
+    /// Look at the containers again: the engine could not be asked at start.
+    Adopt,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,6 +124,7 @@ pub struct AppArgs {
     pub env: AppEnv,
 }
 
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AppActor;
 
 impl AppActor {
@@ -155,9 +176,11 @@ struct Queued {
     waiters: Vec<Reply>,
 }
 
+/// An operation Archy runs by itself later: a crash restart after its
+/// backoff, or an operation retried once the engine is back.
 struct RestartTimer {
     id: u64,
-    from: usize,
+    op: Op,
     _task: OwnedTask,
 }
 
@@ -176,6 +199,10 @@ pub struct AppActorState {
     current: Option<InFlight>,
     queue: VecDeque<Queued>,
     timer: Option<RestartTimer>,
+    /// While blocked: waits for a dependency to come up, then retries.
+    dependency_watch: Option<OwnedTask>,
+    /// The engine could not be asked at start: adoption is tried again.
+    adopt_retry: Option<OwnedTask>,
     next_id: u64,
 }
 
@@ -211,6 +238,8 @@ impl Actor for AppActor {
             current: None,
             queue: VecDeque::new(),
             timer: None,
+            dependency_watch: None,
+            adopt_retry: None,
             next_id: 1,
         })
     }
@@ -243,7 +272,8 @@ impl Actor for AppActor {
             AppMsg::Died {
                 container,
                 exit_code,
-            } => state.died(&container, exit_code),
+            } => state.died(container, exit_code),
+            AppMsg::DeathConfirmed { container, what } => state.death_confirmed(&container, what),
             AppMsg::HealthChanged { healthy, reason } => state.health_changed(healthy, reason),
             AppMsg::UpdateManifest(manifest) => state.update_manifest(manifest),
             AppMsg::OpProgress { op_id, to, reason } => {
@@ -253,6 +283,8 @@ impl Actor for AppActor {
             }
             AppMsg::OpDone { op_id, result } => state.finish(op_id, result),
             AppMsg::RestartDue { timer_id } => state.restart_due(timer_id),
+            AppMsg::DependencyReady => state.dependency_ready(),
+            AppMsg::Adopt => state.readopt().await,
         }
         Ok(())
     }
@@ -280,16 +312,20 @@ impl AppActorState {
 
     // ---- requests ------------------------------------------------------------
 
-    /// A user's request: join a duplicate, else record the user's word and
-    /// queue it (uninstall first cancels an install or heal in flight).
+    /// A user's request: join the same request if it is the latest one
+    /// accepted, else record the user's word and queue it (uninstall first
+    /// cancels an install or heal in flight).
     fn request(&mut self, op: Op, reply: Option<Reply>) {
-        if let Some(current) = self.current.as_mut().filter(|c| c.op == op) {
-            current.waiters.extend(reply);
-            return;
-        }
-        if let Some(queued) = self.queue.iter_mut().find(|q| q.op == op) {
+        // Joining an older request would let a later, conflicting one win.
+        if let Some(queued) = self.queue.back_mut().filter(|q| q.op == op) {
             queued.waiters.extend(reply);
             return;
+        }
+        if let Some(current) = self.current.as_mut().filter(|c| c.op == op) {
+            if self.queue.is_empty() {
+                current.waiters.extend(reply);
+                return;
+            }
         }
         let needs_install = !matches!(op, Op::Install | Op::Uninstall { .. });
         if needs_install && !self.desired.installed {
@@ -406,6 +442,7 @@ impl AppActorState {
     }
 
     fn launch(&mut self, op: Op, waiters: Vec<Reply>) {
+        self.dependency_watch = None;
         let id = self.next_id();
         let ctx = self.ctx();
         let actor = self.myself.clone();
@@ -474,7 +511,15 @@ impl AppActorState {
             }
             Err(OpError::Blocked(reason)) => {
                 self.transition(AppState::blocked(&reason), reason.clone());
+                self.watch_dependencies();
                 answer_all(Err(AppError::Blocked { app, reason }));
+            }
+            Err(OpError::EngineDown(reason)) => {
+                // Nobody's fault and not a crash: try again, uncharged.
+                let reason = format!("{reason}; trying again in {}", secs(ENGINE_RETRY));
+                self.transition(AppState::failed(&reason), reason.clone());
+                self.schedule(done.op, ENGINE_RETRY);
+                answer_all(Err(AppError::Failed { app, reason }));
             }
             Err(OpError::Failed(reason)) => {
                 if let Op::Heal { from } = done.op {
@@ -492,8 +537,11 @@ impl AppActorState {
     fn uninstalled(&mut self) {
         self.transition(AppState::Absent, "uninstalled");
         let app = self.app().to_string();
-        if let Err(e) = self.env.desired.remove(&app) {
-            tracing::error!(%app, error = %e, "cannot remove the desired-state file");
+        // An install accepted meanwhile (queued after this uninstall) holds.
+        if !self.desired.installed {
+            if let Err(e) = self.env.desired.remove(&app) {
+                tracing::error!(%app, error = %e, "cannot remove the desired-state file");
+            }
         }
         let mut tracker = self.env.tracker();
         tracker.clear(&app);
@@ -530,8 +578,8 @@ impl AppActorState {
                     drifted |= wanted.get(index).is_some_and(|w| o.spec_hash != *w);
                     ids.push(o.id.clone());
                 }
-                Some(o) => return self.crashed(index, exited(name, o.exit_code)),
-                None => return self.crashed(index, format!("{name} disappeared")),
+                Some(o) => return self.died(name.clone(), o.exit_code),
+                None => return self.died(name.clone(), None),
             }
         }
         if drifted {
@@ -577,12 +625,33 @@ impl AppActorState {
         self.spec_hashes.clone().unwrap_or_default()
     }
 
-    fn died(&mut self, container: &str, exit_code: Option<i64>) {
+    /// A die event or a list is only a hint (the event of the app's own stop
+    /// may arrive, or a list taken during an operation be read, after that
+    /// operation ended): check, off the mailbox, that the container is
+    /// really down before calling it a crash. One inspect per death seen.
+    fn died(&mut self, container: String, exit_code: Option<i64>) {
+        if !self.watching() || !self.member_names().contains(&container) {
+            return;
+        }
+        let runtime = self.env.runtime.clone();
+        let actor = self.myself.clone();
+        tokio::spawn(async move {
+            let what = match runtime.inspect(&container).await {
+                Ok(details) if details.state.is_running() => return,
+                Ok(details) => exited(&container, details.exit_code.or(exit_code)),
+                Err(e) if e.is_not_found() => format!("{container} disappeared"),
+                Err(_) => return, // unknown: the next list decides
+            };
+            let _ = actor.cast(AppMsg::DeathConfirmed { container, what });
+        });
+    }
+
+    fn death_confirmed(&mut self, container: &str, what: String) {
         if !self.watching() {
             return;
         }
         if let Some(index) = self.member_names().iter().position(|n| n == container) {
-            self.crashed(index, exited(container, exit_code));
+            self.crashed(index, what);
         }
     }
 
@@ -603,7 +672,7 @@ impl AppActorState {
             RestartDecision::RestartAfter(wait) => {
                 let reason = format!("{what}; restart {attempts} in {}", secs(wait));
                 if self.transition(AppState::Restarting, reason) {
-                    self.schedule_restart(from, wait);
+                    self.schedule(Op::Heal { from }, wait);
                 }
             }
             RestartDecision::GiveUp { attempts } => {
@@ -616,7 +685,12 @@ impl AppActorState {
         }
     }
 
-    fn schedule_restart(&mut self, from: usize, wait: Duration) {
+    /// Run `op` after `wait`, unless the user asks for something first (a
+    /// request already queued is newer than this decision and wins).
+    fn schedule(&mut self, op: Op, wait: Duration) {
+        if !self.queue.is_empty() {
+            return;
+        }
         let id = self.next_id();
         let actor = self.myself.clone();
         let task = OwnedTask::spawn(async move {
@@ -625,14 +699,18 @@ impl AppActorState {
         });
         self.timer = Some(RestartTimer {
             id,
-            from,
+            op,
             _task: task,
         });
     }
 
     fn restart_due(&mut self, timer_id: u64) {
-        if let Some(timer) = self.timer.take_if(|t| t.id == timer_id) {
-            self.enqueue(Op::Heal { from: timer.from });
+        let Some(timer) = self.timer.take_if(|t| t.id == timer_id) else {
+            return;
+        };
+        let heal = matches!(timer.op, Op::Heal { .. });
+        if !(heal && self.desired.user_stopped) {
+            self.enqueue(timer.op);
         }
     }
 
@@ -645,6 +723,47 @@ impl AppActorState {
             });
         }
         self.pump();
+    }
+
+    // ---- blocked on dependencies -------------------------------------------------
+
+    /// Retry a blocked app when one of its dependencies comes up (by the
+    /// user's start: a stopped dependency is never started for it).
+    fn watch_dependencies(&mut self) {
+        let board = self.env.board.clone();
+        let dependencies: Vec<String> = self
+            .manifest
+            .depends_on
+            .iter()
+            .map(|d| d.id.clone())
+            .collect();
+        let actor = self.myself.clone();
+        let running = StateKind::Running.to_string();
+        let mut transitions = board.subscribe();
+        self.dependency_watch = Some(OwnedTask::spawn(async move {
+            loop {
+                match transitions.recv().await {
+                    Ok(t) if t.to == running => {
+                        let is_dependency = board
+                            .get(&t.app)
+                            .is_some_and(|s| dependencies.iter().any(|d| s.answers_to(d)));
+                        if is_dependency {
+                            let _ = actor.cast(AppMsg::DependencyReady);
+                            return;
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                    _ => {} // another app, or lagged: keep watching
+                }
+            }
+        }));
+    }
+
+    fn dependency_ready(&mut self) {
+        let blocked = matches!(self.status.state, AppState::Blocked { .. });
+        if blocked && self.desired.installed && !self.desired.user_stopped {
+            self.enqueue(Op::Start);
+        }
     }
 
     // ---- health and manifest ---------------------------------------------------
@@ -738,8 +857,11 @@ impl AppActorState {
                 }
                 Err(e) if e.is_not_found() => stale = true,
                 Err(e) => {
-                    let reason = format!("cannot look at its containers: {e}");
-                    self.transition(AppState::failed(&reason), reason);
+                    // Typically the engine is not up yet at boot: not the
+                    // app's failure. Keep what we know and look again.
+                    self.status.reason = format!("waiting for the container engine: {e}");
+                    self.env.board.set(self.status.clone());
+                    self.retry_adoption();
                     return;
                 }
             }
@@ -761,18 +883,31 @@ impl AppActorState {
         }
     }
 
+    fn retry_adoption(&mut self) {
+        let actor = self.myself.clone();
+        self.adopt_retry = Some(OwnedTask::spawn(async move {
+            tokio::time::sleep(ADOPT_RETRY).await;
+            let _ = actor.cast(AppMsg::Adopt);
+        }));
+    }
+
+    /// A retried adoption, unless a user's operation has taken over since.
+    async fn readopt(&mut self) {
+        self.adopt_retry = None;
+        if self.status.state == AppState::Absent && self.current.is_none() && self.queue.is_empty()
+        {
+            self.adopt().await;
+        }
+    }
+
     // ---- transitions -------------------------------------------------------------
 
     /// Validate against the table, journal, set on the board, publish.
     fn transition(&mut self, to: AppState, reason: impl Into<String>) -> bool {
         let reason = reason.into();
         let from = self.status.state.clone();
-        if from == to {
-            if self.status.reason != reason {
-                self.status.reason = reason;
-                self.env.board.set(self.status.clone());
-            }
-            return true;
+        if from == to && self.status.reason == reason {
+            return true; // nothing new to say
         }
         if !allowed(from.kind(), to.kind()) {
             tracing::error!(app = %self.app(), %from, %to, %reason, "illegal transition refused");
@@ -793,13 +928,11 @@ impl AppActorState {
             to_state: to.to_string(),
             reason: reason.clone(),
         };
-        if let Err(e) = self.env.journal.append(event, at) {
-            tracing::warn!(%app, error = %e, "transition not journalled on disk");
-        }
+        let entry = self.env.journal.append(event, at);
         tracing::info!(%app, %from, %to, %reason, "transition");
         self.env.board.set(self.status.clone());
         self.env.board.publish(Transition {
-            seq: 0,
+            seq: entry.seq,
             app,
             from: from.to_string(),
             to: to.to_string(),

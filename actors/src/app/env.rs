@@ -70,9 +70,13 @@ pub struct AppEnv {
     /// `<state>/data`: each app's data root is `<data_dir>/<app>`.
     pub data_dir: PathBuf,
     pub config: AppConfig,
-    /// The `archy` network is ensured once per process, not per install.
-    network: Arc<OnceCell<()>>,
+    pub network: NetworkOnce,
 }
+
+/// The `archy` network is ensured once per process (per engine), not per
+/// install; a failure is not remembered, so the next install tries again.
+#[derive(Clone, Default)]
+pub struct NetworkOnce(Arc<OnceCell<()>>);
 
 impl AppEnv {
     /// The standard layout under a state directory: secrets in `secrets/`,
@@ -94,7 +98,7 @@ impl AppEnv {
             secrets: Arc::new(FileSecrets::new(state.root().join("secrets"))),
             data_dir: state.root().join("data"),
             config,
-            network: Arc::new(OnceCell::new()),
+            network: NetworkOnce::default(),
         })
     }
 
@@ -108,10 +112,10 @@ impl AppEnv {
         self.tracker.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Create the `archy` network if this process has not yet; a failure is
-    /// not cached, so the next install tries again.
+    /// Create the `archy` network if this process has not yet.
     pub async fn ensure_network(&self) -> RuntimeResult<()> {
         self.network
+            .0
             .get_or_try_init(|| self.runtime.ensure_network(NETWORK))
             .await
             .map(|_| ())

@@ -9,5 +9,5 @@ pub mod state;
 pub(crate) mod task;
 
 pub use actor::{ask, AppActor, AppActorState, AppArgs, AppError, AppMsg, Reply};
-pub use env::{AppConfig, AppEnv};
+pub use env::{AppConfig, AppEnv, NetworkOnce};
 pub use state::{allowed, AppState, InstallPhase, OpKind, StateKind};

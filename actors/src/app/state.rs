@@ -117,10 +117,22 @@ impl fmt::Display for StateKind {
     }
 }
 
+impl fmt::Display for InstallPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InstallPhase::Pulling => "pulling",
+            InstallPhase::Building => "building",
+            InstallPhase::Creating => "creating",
+            InstallPhase::Starting => "starting",
+            InstallPhase::Verifying => "verifying",
+        })
+    }
+}
+
 impl fmt::Display for AppState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AppState::Installing { phase } => write!(f, "installing ({phase:?})"),
+            AppState::Installing { phase } => write!(f, "installing ({phase})"),
             other => other.kind().fmt(f),
         }
     }

@@ -102,9 +102,10 @@ impl Journal {
         })
     }
 
-    /// Numbers, stamps and records `event`. The entry is in memory even if
-    /// the disk write fails; the error says why it is not on disk.
-    pub fn append(&self, event: Transition, at: SystemTime) -> Result<JournalEntry, StoreError> {
+    /// Numbers, stamps and records `event`. The entry is kept in memory
+    /// even if the disk write fails (that is logged with the path): its
+    /// `seq` is the one number every reader — history and live push — uses.
+    pub fn append(&self, event: Transition, at: SystemTime) -> JournalEntry {
         let mut inner = self.lock();
         let entry = JournalEntry {
             seq: inner.next_seq,
@@ -116,8 +117,10 @@ impl Journal {
         };
         inner.next_seq += 1;
         push_bounded(&mut inner.ring, entry.clone(), self.config.capacity);
-        self.write_line(&mut inner, &entry)?;
-        Ok(entry)
+        if let Err(e) = self.write_line(&mut inner, &entry) {
+            tracing::warn!(error = %e, seq = entry.seq, "journal entry kept in memory only");
+        }
+        entry
     }
 
     /// Up to `limit` newest entries, oldest first, optionally only one app's

@@ -67,10 +67,20 @@ impl Harness {
         self.board.get(app).map(|s| s.state)
     }
 
-    /// Wait (on the board's signal) until the app is in a state of `kind`.
+    /// Spawn an actor and wait until it has adopted what it found (its
+    /// first answer comes after `post_start`).
+    pub async fn respawn(&self, manifest: &Manifest) -> ActorRef<AppMsg> {
+        let actor = self.spawn(manifest).await;
+        status(&actor).await;
+        actor
+    }
+
+    /// Wait (on the board's signal) until the app rests in a state that
+    /// `ready` accepts, with no operation in flight.
     pub async fn until(&self, app: &str, ready: impl Fn(&AppState) -> bool) -> AppStatus {
+        let settled = |s: &AppStatus| s.operation.is_none() && ready(&s.state);
         self.board
-            .wait_for(app, |s| s.is_some_and(|s| ready(&s.state)), DEADLINE)
+            .wait_for(app, |s| s.is_some_and(settled), DEADLINE)
             .await
             .unwrap()
             .unwrap()

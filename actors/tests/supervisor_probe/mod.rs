@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use archy_actors::supervisor::{ChildInfo, ChildSpec, SupervisorArgs, SupervisorMsg};
+use archy_actors::supervisor::{
+    ChildInfo, ChildSpec, Intensity, Strategy, Supervisor, SupervisorArgs, SupervisorMsg,
+};
 use ractor::{call_t, Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
@@ -201,6 +203,32 @@ pub fn tell(child: &ActorCell, message: ProbeMsg) {
     child
         .send_message(message)
         .unwrap_or_else(|_| panic!("child {} is not running", child.get_id()));
+}
+
+/// `rounds` times: make a one_for_one supervisor's only child fail with
+/// `fail()`, and time until its replacement has started. Unsorted samples.
+pub async fn restart_latencies(fail: fn() -> ProbeMsg, rounds: usize) -> Vec<Duration> {
+    let mut journal = Journal::new();
+    let args = SupervisorArgs {
+        strategy: Strategy::OneForOne,
+        intensity: Intensity {
+            max_restarts: rounds as u32,
+            period: Duration::from_secs(3600),
+        },
+        children: vec![probe("a", &journal)],
+    };
+    let (supervisor, _) = Supervisor::start(None, args).await.unwrap();
+    journal.expect(&["start:a"]).await;
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let current = child(&supervisor, "a").await;
+        let began = std::time::Instant::now();
+        tell(&current, fail());
+        journal.expect(&["start:a"]).await;
+        samples.push(began.elapsed());
+    }
+    supervisor.stop(None);
+    samples
 }
 
 /// Waits until `actor` has fully exited; its exit event has then been sent

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use archy_runtime::{labels, BuildRequest};
+use archy_runtime::{labels, BuildRequest, RuntimeError};
 
 use super::{OpCtx, OpError, Progress};
 use crate::app::render::{ImagePlan, MemberSpec};
@@ -62,6 +62,9 @@ async fn pull(ctx: &OpCtx, image: &str, progress: &Progress) -> Result<(), OpErr
         );
         match ctx.env.runtime.pull(image, None).await {
             Ok(()) => break,
+            Err(e @ RuntimeError::Unavailable { .. }) => {
+                return Err(OpError::engine(format!("pulling {image}"), e));
+            }
             Err(e) if attempt == attempts => {
                 return Err(OpError::Failed(format!(
                     "could not pull {image} after {attempts} attempts: {e}; \

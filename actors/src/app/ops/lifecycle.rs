@@ -50,7 +50,7 @@ pub async fn install(ctx: &OpCtx, progress: &Progress) -> Result<(), OpError> {
 }
 
 /// Dependencies, then members in order, then verify.
-pub async fn start(ctx: &OpCtx, _progress: &Progress) -> Result<(), OpError> {
+pub async fn start(ctx: &OpCtx) -> Result<(), OpError> {
     let members = ctx.render()?;
     deps::wait_ready(ctx).await?;
     ctx.env
@@ -66,9 +66,9 @@ pub async fn stop(ctx: &OpCtx) -> Result<(), OpError> {
     stop_from(ctx, 0).await
 }
 
-pub async fn restart(ctx: &OpCtx, progress: &Progress) -> Result<(), OpError> {
+pub async fn restart(ctx: &OpCtx) -> Result<(), OpError> {
     stop_from(ctx, 0).await?;
-    start(ctx, progress).await
+    start(ctx).await
 }
 
 /// After member `from` crashed: stop it and the members after it (reverse
@@ -82,8 +82,11 @@ pub async fn heal(ctx: &OpCtx, from: usize) -> Result<(), OpError> {
 
 /// Stop gracefully, remove every container of the app; `purge` also
 /// deletes its named volumes, data directory and secrets (invariant 3).
+/// A stop that fails does not block the uninstall: removal forces it.
 pub async fn uninstall(ctx: &OpCtx, purge: bool) -> Result<(), OpError> {
-    stop_from(ctx, 0).await?;
+    if let Err(e) = stop_from(ctx, 0).await {
+        tracing::warn!(app = %ctx.app(), error = %e, "graceful stop failed; removing by force");
+    }
     remove_all(ctx, purge).await?;
     if !purge {
         return Ok(());

@@ -55,9 +55,9 @@ impl Op {
     pub async fn run(self, ctx: &OpCtx, progress: &Progress) -> Result<(), OpError> {
         match self {
             Op::Install => install(ctx, progress).await,
-            Op::Start => start(ctx, progress).await,
+            Op::Start => start(ctx).await,
             Op::Stop => stop(ctx).await,
-            Op::Restart => restart(ctx, progress).await,
+            Op::Restart => restart(ctx).await,
             Op::Uninstall { purge } => uninstall(ctx, purge).await,
             Op::Heal { from } => heal(ctx, from).await,
         }
@@ -73,12 +73,20 @@ pub enum OpError {
     Blocked(String),
     #[error("{0}")]
     Failed(String),
+    /// The engine could not be reached: not the app's failure; the actor
+    /// retries the operation once the engine is back.
+    #[error("{0}")]
+    EngineDown(String),
 }
 
 impl OpError {
     /// An engine error while doing `what` (e.g. "starting archy-lnd").
     pub fn engine(what: impl std::fmt::Display, error: RuntimeError) -> Self {
-        OpError::Failed(format!("{what}: {error}"))
+        let reason = format!("{what}: {error}");
+        match error {
+            RuntimeError::Unavailable { .. } => OpError::EngineDown(reason),
+            _ => OpError::Failed(reason),
+        }
     }
 }
 

@@ -3,17 +3,23 @@
 //! a window costs `verify_window / verify_poll` inspects per member (20 with
 //! the defaults); the first exit ends it at once.
 
+use std::time::Duration;
+
 use tokio::time::{sleep_until, Instant};
 
 use super::{OpCtx, OpError};
 use crate::app::render::MemberSpec;
 
+const MIN_POLL: Duration = Duration::from_millis(10);
+
 pub async fn window(ctx: &OpCtx, members: &[MemberSpec]) -> Result<(), OpError> {
     let config = &ctx.env.config;
+    // A zero poll would spin; a zero window checks once.
+    let poll = config.verify_poll.max(MIN_POLL);
     let end = Instant::now() + config.verify_window;
     let mut next = Instant::now();
     loop {
-        next = (next + config.verify_poll).min(end);
+        next = (next + poll).min(end);
         sleep_until(next).await;
         for member in members {
             check(ctx, member).await?;
