@@ -14,6 +14,8 @@ use crate::report::StepResult;
 const REACH_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a failed install may take to remove what it created.
 const ROLLBACK_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a purge may take to delete data, secrets and volumes.
+const PURGE_DEADLINE: Duration = Duration::from_secs(30);
 
 type Step = Result<(), String>;
 
@@ -152,26 +154,38 @@ fn reinstall_keeps_data(daemon: &mut Daemon, app: &GateApp, marker: &str) -> Ste
     reachable(app)
 }
 
+/// `uninstall --purge` of an app a plain uninstall already removed: its
+/// state does not move, so `--wait` returns at once and the deletion is
+/// awaited here.
 fn purge(daemon: &mut Daemon, app: &GateApp) -> Step {
-    ok(
-        daemon.op("uninstall", &app.id, &["--purge"]),
-        "uninstall --purge",
-        &app.id,
-    )?;
-    no_containers(&app.id)?;
+    ok(daemon.op("uninstall", &app.id, &["--purge"]), "uninstall --purge", &app.id)?;
     let data = daemon.data_root(&app.id);
-    if data.exists() {
-        return Err(format!("{} still exists after purge", data.display()));
-    }
     let secrets = daemon.state_dir.join("secrets").join(&app.id);
-    if secrets.exists() {
-        return Err(format!("{} still exists after purge", secrets.display()));
+    eventually(PURGE_DEADLINE, || {
+        no_containers(&app.id)?;
+        for dir in [&data, &secrets] {
+            if dir.exists() {
+                return Err(format!("{} still exists after purge", dir.display()));
+            }
+        }
+        let volumes = engine::volumes(&app.id)?;
+        if !volumes.is_empty() {
+            return Err(format!("volumes left after purge: {volumes:?}"));
+        }
+        Ok(())
+    })
+}
+
+/// Retries `check` until it passes or `deadline` passes (its last error).
+fn eventually(deadline: Duration, mut check: impl FnMut() -> Step) -> Step {
+    let end = Instant::now() + deadline;
+    loop {
+        match check() {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() > end => return Err(format!("after {deadline:?}: {e}")),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
     }
-    let volumes = engine::volumes(&app.id)?;
-    if !volumes.is_empty() {
-        return Err(format!("volumes left after purge: {volumes:?}"));
-    }
-    Ok(())
 }
 
 fn purge_dependencies(daemon: &mut Daemon, app: &GateApp) -> Step {
@@ -201,15 +215,7 @@ fn failsafe_install(daemon: &mut Daemon, app: &GateApp) -> Step {
             outcome.output
         ));
     }
-    let end = Instant::now() + ROLLBACK_DEADLINE;
-    while !engine::containers(&app.id)?.is_empty() {
-        if Instant::now() > end {
-            return Err(format!(
-                "containers left {ROLLBACK_DEADLINE:?} after the failed install"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    eventually(ROLLBACK_DEADLINE, || no_containers(&app.id))?;
     let data = daemon.data_root(&app.id);
     if data.exists() {
         return Err(format!("{} left after the failed install", data.display()));
