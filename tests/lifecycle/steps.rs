@@ -158,7 +158,11 @@ fn reinstall_keeps_data(daemon: &mut Daemon, app: &GateApp, marker: &str) -> Ste
 /// state does not move, so `--wait` returns at once and the deletion is
 /// awaited here.
 fn purge(daemon: &mut Daemon, app: &GateApp) -> Step {
-    ok(daemon.op("uninstall", &app.id, &["--purge"]), "uninstall --purge", &app.id)?;
+    ok(
+        daemon.op("uninstall", &app.id, &["--purge"]),
+        "uninstall --purge",
+        &app.id,
+    )?;
     let data = daemon.data_root(&app.id);
     let secrets = daemon.state_dir.join("secrets").join(&app.id);
     eventually(PURGE_DEADLINE, || {
