@@ -71,9 +71,12 @@ pub fn cycle(daemon: &mut Daemon, app: &GateApp, iteration: u32, results: &mut V
         && run("purge", &mut |d| purge(d, app))
         && run("dependencies purged", &mut |d| purge_dependencies(d, app));
     if !completed {
+        // Both, whatever the first says: a dependency left running would
+        // hold its ports against the next run.
         run("cleanup after failure", &mut |d| {
-            purge(d, app)?;
-            purge_dependencies(d, app)
+            let app_purged = purge(d, app);
+            let dependencies_purged = purge_dependencies(d, app);
+            app_purged.and(dependencies_purged)
         });
     }
 }
