@@ -105,7 +105,11 @@ fn classify_status(call: Call<'_>, status: u16, message: String) -> RuntimeError
         RuntimeError::NotFound {
             what: format!("{} {:?}", call.kind, call.name),
         }
-    } else if podman_500_or(409) && lower.contains("already in use") {
+    } else if podman_500_or(409)
+        && lower.contains("already in use")
+        // A published port held by another process: not a name clash.
+        && !lower.contains("address already in use")
+    {
         RuntimeError::NameInUse {
             name: call.name.to_string(),
         }
@@ -175,6 +179,14 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn a_host_port_in_use_is_not_a_name_in_use() {
+        let podman = "cannot listen on the TCP port: listen tcp4 127.0.0.1:18432: bind: address already in use";
+        let err = classify(call("start"), server(500, podman));
+        assert!(!matches!(err, RuntimeError::NameInUse { .. }), "{err:?}");
+        assert!(err.to_string().contains("127.0.0.1:18432"), "{err}");
     }
 
     #[test]
