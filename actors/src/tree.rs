@@ -372,7 +372,11 @@ impl Archy {
     /// Send a lifecycle request; with `wait`, return when it has finished.
     pub async fn request(&self, app: &str, op: Request, wait: bool) -> Result<(), TreeError> {
         let actor = match op {
-            Request::Install => self.app_actor_or_spawn(app).await?,
+            // A plain uninstall ends the actor but keeps the data: a later
+            // purge needs an actor again to delete it.
+            Request::Install | Request::Uninstall { purge: true } => {
+                self.app_actor_or_spawn(app).await?
+            }
             _ => self
                 .app_actor(app)
                 .ok_or_else(|| AppError::NotInstalled { app: app.into() })?,

@@ -473,6 +473,33 @@ async fn a_killed_actor_is_restarted_by_its_supervisor_and_adopts_its_container(
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_purge_after_a_plain_uninstall_deletes_the_kept_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["kept"]);
+    let archy = boot(tmp.path(), &mock, &["kept"]).await;
+    archy.request("kept", Request::Install, true).await.unwrap();
+    let actor = archy.app_actor("kept").unwrap();
+    archy
+        .request("kept", Request::Uninstall { purge: false }, true)
+        .await
+        .unwrap();
+    actor.wait(Some(DEADLINE)).await.unwrap();
+    let data = tmp.path().join("data/kept");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("wallet.dat"), "keep me until purged").unwrap();
+
+    archy
+        .request("kept", Request::Uninstall { purge: true }, true)
+        .await
+        .unwrap();
+    assert!(
+        !data.exists(),
+        "the purge deleted the data a plain uninstall kept"
+    );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_root_runs_registry_apps_and_health_and_a_failing_probe_restarts_the_app() {
     let tmp = tempfile::tempdir().unwrap();
     let app = tmp.path().join("catalog/sick");

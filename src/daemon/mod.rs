@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use archy_actors::registry::{parse_public_key, SignedCatalogConfig};
 use archy_actors::tree::{Archy, Exit, TreeConfig};
@@ -61,6 +62,10 @@ pub struct ServeArgs {
     /// chaos suite (`just chaos`), never for a real box.
     #[arg(long)]
     pub debug_rpc: bool,
+    /// A container that exits within this many seconds of its start fails
+    /// the install (failsafe). Default: 5. Shorter windows make test gates faster.
+    #[arg(long, value_name = "SECS")]
+    pub verify_window_secs: Option<f64>,
 }
 
 /// `state_dir` is the global `--state-dir`: desired state, journal, secrets
@@ -100,6 +105,15 @@ async fn serve(args: ServeArgs, state_dir: PathBuf) -> ExitCode {
 
     let mut config = TreeConfig::new(&state_dir);
     config.registry.dirs = args.catalogs.clone();
+    if let Some(secs) = args.verify_window_secs {
+        config.app.verify_window = match Duration::try_from_secs_f64(secs) {
+            Ok(window) => window,
+            Err(e) => {
+                tracing::error!("--verify-window-secs {secs}: {e}");
+                return ExitCode::from(EXIT_CANNOT_START);
+            }
+        };
+    }
     config.registry.signed = match signed_catalog(&args) {
         Ok(signed) => signed,
         Err(message) => {

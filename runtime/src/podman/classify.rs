@@ -185,6 +185,14 @@ mod tests {
     }
 
     #[test]
+    fn a_host_port_in_use_is_not_a_name_in_use() {
+        let podman = "cannot listen on the TCP port: listen tcp4 127.0.0.1:18432: bind: address already in use";
+        let err = classify(call("start"), server(500, podman));
+        assert!(!matches!(err, RuntimeError::NameInUse { .. }), "{err:?}");
+        assert!(err.to_string().contains("127.0.0.1:18432"), "{err}");
+    }
+
+    #[test]
     fn kill_of_stopped_container_is_invalid_state() {
         let podman =
             "can only kill running containers. 5c6b is in state exited: container state improper";
