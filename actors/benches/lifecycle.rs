@@ -30,27 +30,6 @@ const INSTALL_BATCH: usize = 100;
 /// Longest any awaited signal may take before the bench gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// Every engine operation the mock counts, for the per-op breakdown.
-const OPS: [Op; 17] = [
-    Op::Ping,
-    Op::ListManaged,
-    Op::ImagePresent,
-    Op::Pull,
-    Op::Build,
-    Op::ImageLabels,
-    Op::Create,
-    Op::Start,
-    Op::Stop,
-    Op::Kill,
-    Op::Remove,
-    Op::Inspect,
-    Op::Logs,
-    Op::Exec,
-    Op::EnsureNetwork,
-    Op::RemoveVolume,
-    Op::Events,
-];
-
 struct Row {
     measure: String,
     goal: &'static str,
@@ -143,7 +122,8 @@ async fn until_running(archy: &Archy, app: &str) {
 
 /// "create 1, start 1, …" for every op called at least once.
 fn breakdown(mock: &MockRuntime) -> String {
-    OPS.iter()
+    Op::ALL
+        .iter()
         .filter(|op| mock.calls(**op) > 0)
         .map(|op| format!("{op:?} {}", mock.calls(*op)))
         .collect::<Vec<_>>()
