@@ -175,14 +175,6 @@ impl Default for Backoff {
     }
 }
 
-impl Backoff {
-    /// Delay before restart number `attempt` (0-based): doubling, capped.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u64.checked_shl(attempt.min(63)).unwrap_or(u64::MAX);
-        Duration::from_secs(self.initial_secs.saturating_mul(factor).min(self.max_secs))
-    }
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hooks {

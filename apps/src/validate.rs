@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::{Component, Path};
 
 use crate::template::{self, SecretRef};
-use crate::{Build, Companion, Container, Health, Manifest, Port, Violation, Volume};
+use crate::{Build, Companion, Container, Health, Manifest, Port, Protocol, Violation, Volume};
 
 /// Capabilities a manifest may add back after `--cap-drop ALL`: the ones a
 /// daemon needs to drop root, own its files and bind low ports.
@@ -299,7 +299,7 @@ fn container(v: &mut Vec<Violation>, at: &str, c: &mut Container, base: &Path, r
         }
     }
     if let Some(h) = &c.health {
-        health(v, &format!("{at}.health"), h);
+        health(v, &format!("{at}.health"), h, &c.ports);
     }
     for (i, alias) in c.network_aliases.iter().enumerate() {
         dns_label(v, &format!("{at}.network_aliases[{i}]"), alias);
@@ -332,7 +332,7 @@ fn companion(v: &mut Vec<Violation>, at: &str, c: &mut Companion, base: &Path, r
         port(v, &format!("{at}.ports[{i}]"), p);
     }
     if let Some(h) = &c.health {
-        health(v, &format!("{at}.health"), h);
+        health(v, &format!("{at}.health"), h, &c.ports);
     }
 }
 
@@ -482,12 +482,35 @@ fn volume(v: &mut Vec<Violation>, at: &str, vol: &Volume) {
     }
 }
 
-fn health(v: &mut Vec<Violation>, at: &str, h: &Health) {
+fn health(v: &mut Vec<Violation>, at: &str, h: &Health, ports: &[Port]) {
     if h.probe().is_none() {
         v.push(Violation::new(
             at,
             "set exactly one probe: `http`, `tcp` or `exec`",
         ));
+    }
+    // Archy probes http and tcp from the host, through the published port:
+    // rootless Podman gives the host no route to a container's own address.
+    let probed = [
+        ("http", h.http.as_ref().map(|p| p.port)),
+        ("tcp", h.tcp.as_ref().map(|p| p.port)),
+    ];
+    for (kind, port) in probed {
+        let Some(port) = port.filter(|&p| p != 0) else {
+            continue;
+        };
+        let published = ports
+            .iter()
+            .any(|p| p.container == port && p.protocol == Protocol::Tcp);
+        if !published {
+            v.push(Violation::new(
+                format!("{at}.{kind}.port"),
+                format!(
+                    "container port {port} is not published, and Archy probes {kind} from the host: \
+                     publish it under `ports` (host_ip 127.0.0.1 keeps it local) or use an `exec` probe"
+                ),
+            ));
+        }
     }
     if let Some(http) = &h.http {
         if http.port == 0 {

@@ -139,10 +139,12 @@ mod tests {
 
     #[test]
     fn a_probe_on_an_unpublished_port_is_a_problem_not_a_check() {
-        let m = manifest(
-            "id: tc\nname: tc\nversion: \"1\"\ncontainer:\n  image: x\n  health:\n    \
-             tcp: {port: 5432}\n",
+        // Validation refuses this manifest; one built in code is still caught.
+        let mut m = manifest(
+            "id: tc\nname: tc\nversion: \"1\"\ncontainer:\n  image: x\n  ports:\n  \
+             - {container: 5432, host: 15432}\n  health:\n    tcp: {port: 5432}\n",
         );
+        m.container.as_mut().unwrap().ports.clear();
         let (checks, problems) = checks_of(&m);
         assert!(checks.is_empty());
         assert!(problems[0].to_string().contains("container port 5432"));
