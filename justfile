@@ -11,13 +11,19 @@ setup:
 run *ARGS: setup
     cargo run --release -- serve --state-dir {{state_dir}} --catalog apps/demo {{ARGS}}
 
-# Every test: lint, unit, mock actors, real Podman, the dashboard in a browser.
+# After lint, unit, mock-actor, real-Podman and browser tests come the short
+# proofs: gate ×2, each chaos scenario once, fuzzing. Their reports go to
+# target/reports, never over the committed 20-iteration ones in docs/reports.
+# Every test: what CI runs.
 test:
     scripts/setup.sh --socket
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace --all-targets
     just e2e
+    just gate 2 target/reports
+    just chaos 1 --report-dir target/reports
+    just fuzz-smoke
 
 # Format and lint only.
 lint:
@@ -81,14 +87,14 @@ bench-compose:
 # Every demo app through install, stop, start, restart, daemon restart,
 # reinstall, uninstall and purge (docs/gate.md); reports in docs/reports/.
 # The lifecycle gate: N iterations on rootful, then rootless Podman.
-gate N="20":
+gate N="20" reports="docs/reports":
     #!/usr/bin/env bash
     set -euo pipefail
     scripts/setup.sh --socket >&2
     eval "$(scripts/rootless.sh)"
     cargo build --bin archy --example lifecycle-gate
     # The rootless user runs copies it can read; each run gets a fresh state dir.
-    work=/tmp/archy-gate; rm -rf "$work"; mkdir -p "$work/bin" "$work/rootless" docs/reports
+    work=/tmp/archy-gate; rm -rf "$work"; mkdir -p "$work/bin" "$work/rootless" "{{reports}}"
     cp target/debug/archy target/debug/examples/lifecycle-gate "$work/bin/"
     chmod 0755 "$work" "$work/bin" "$work/bin/"*; chown "$GATE_USER:" "$work/rootless"
     common=(--archy "$work/bin/archy" --catalog "$PWD/apps/demo" --iterations {{N}})
@@ -98,13 +104,13 @@ gate N="20":
     exec 9>/tmp/archy-demo-ports.lock; flock 9
     status=0
     ARCHY_ENGINE=/run/podman/podman.sock "$work/bin/lifecycle-gate" gate "${common[@]}" \
-        --mode rootful --state-dir "$work/rootful-state" --report docs/reports/gate-rootful || status=1
+        --mode rootful --state-dir "$work/rootful-state" --report "{{reports}}/gate-rootful" || status=1
     setpriv --reuid="$GATE_UID" --regid="$(id -g "$GATE_USER")" --init-groups \
         env -i HOME="/home/$GATE_USER" PATH=/usr/local/bin:/usr/bin:/bin \
         XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" ARCHY_ENGINE="$ARCHY_ENGINE" RUST_LOG=info \
         "$work/bin/lifecycle-gate" gate "${common[@]}" --mode rootless \
         --state-dir "$work/rootless/state" --report "$work/rootless/gate-rootless" || status=1
-    cp "$work/rootless/gate-rootless.md" "$work/rootless/gate-rootless.json" docs/reports/ || status=1
+    cp "$work/rootless/gate-rootless.md" "$work/rootless/gate-rootless.json" "{{reports}}/" || status=1
     exit $status
 
 # The daemon installs, stops, starts, reports health for, and uninstalls

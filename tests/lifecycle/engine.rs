@@ -10,6 +10,14 @@ pub struct ContainerId {
     pub created: String,
     pub started_at: String,
     pub running: bool,
+    /// `archy.role`: `app` or `companion`.
+    pub role: String,
+}
+
+impl ContainerId {
+    pub fn is_companion(&self) -> bool {
+        self.role == "companion"
+    }
 }
 
 /// Every container labelled for `app` (companions included), sorted by id.
@@ -28,7 +36,7 @@ pub fn containers(app: &str) -> Result<Vec<ContainerId>, String> {
     let mut args = vec![
         "inspect",
         "--format",
-        "{{.Id}}|{{.Created}}|{{.State.StartedAt}}|{{.State.Running}}",
+        "{{.Id}}|{{.Created}}|{{.State.StartedAt}}|{{.State.Running}}|{{index .Config.Labels \"archy.role\"}}",
     ];
     args.extend(ids);
     let mut found: Vec<ContainerId> = podman(&args)?
@@ -40,6 +48,7 @@ pub fn containers(app: &str) -> Result<Vec<ContainerId>, String> {
                 created: f.next()?.to_string(),
                 started_at: f.next()?.to_string(),
                 running: f.next()? == "true",
+                role: f.next()?.to_string(),
             })
         })
         .collect();

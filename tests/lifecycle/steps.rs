@@ -16,6 +16,9 @@ const REACH_DEADLINE: Duration = Duration::from_secs(30);
 const ROLLBACK_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a purge may take to delete data, secrets and volumes.
 const PURGE_DEADLINE: Duration = Duration::from_secs(30);
+/// A UI companion follows its app's state on its own cadence, right after
+/// the app's `--wait` returns: how long it may take.
+const COMPANION_DEADLINE: Duration = Duration::from_secs(15);
 
 type Step = Result<(), String>;
 
@@ -101,8 +104,10 @@ fn restart(daemon: &mut Daemon, app: &GateApp) -> Step {
     let before = engine::containers(&app.id)?;
     ok(daemon.op("restart", &app.id, &[]), "restart", &app.id)?;
     let after = all_running(&app.id)?;
-    // Restarted means every container started again after the request.
-    for old in &before {
+    // Restarted means every container of the app started again after the
+    // request; a UI companion follows the app's desired state (running →
+    // running), so a restart leaves it be.
+    for old in before.iter().filter(|c| !c.is_companion()) {
         if let Some(new) = after.iter().find(|c| c.id == old.id) {
             if new.started_at == old.started_at {
                 return Err(format!("container {} was not restarted", short(&old.id)));
@@ -230,25 +235,52 @@ fn failsafe_install(daemon: &mut Daemon, app: &GateApp) -> Step {
     Ok(())
 }
 
+/// Every container of the app runs when `--wait` returns; its companions
+/// follow within [`COMPANION_DEADLINE`].
 fn all_running(app: &str) -> Result<Vec<ContainerId>, String> {
-    let containers = engine::containers(app)?;
-    if containers.is_empty() {
+    let own: Vec<ContainerId> = engine::containers(app)?
+        .into_iter()
+        .filter(|c| !c.is_companion())
+        .collect();
+    if own.is_empty() {
         return Err(format!("{app} has no container"));
     }
-    match containers.iter().find(|c| !c.running) {
-        Some(stopped) => Err(format!(
+    if let Some(stopped) = own.iter().find(|c| !c.running) {
+        return Err(format!(
             "container {} of {app} is not running",
             short(&stopped.id)
-        )),
-        None => Ok(containers),
+        ));
     }
+    eventually(COMPANION_DEADLINE, || companions_running(app, true))?;
+    engine::containers(app)
 }
 
+/// No container of the app runs when `stop --wait` returns; its companions
+/// stop within [`COMPANION_DEADLINE`].
 fn none_running(app: &str) -> Step {
-    match engine::containers(app)?.iter().find(|c| c.running) {
-        Some(running) => Err(format!(
+    let containers = engine::containers(app)?;
+    if let Some(running) = containers.iter().find(|c| !c.is_companion() && c.running) {
+        return Err(format!(
             "container {} of {app} still running after stop",
             short(&running.id)
+        ));
+    }
+    eventually(COMPANION_DEADLINE, || companions_running(app, false))
+}
+
+fn companions_running(app: &str, running: bool) -> Step {
+    match engine::containers(app)?
+        .iter()
+        .find(|c| c.is_companion() && c.running != running)
+    {
+        Some(c) => Err(format!(
+            "companion container {} of {app} is {}",
+            short(&c.id),
+            if c.running {
+                "still running"
+            } else {
+                "not running"
+            }
         )),
         None => Ok(()),
     }
