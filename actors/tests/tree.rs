@@ -678,6 +678,22 @@ async fn another_daemons_containers_are_never_adopted_counted_or_removed() {
         before
     );
     assert!(archy.board().get("inst-theirs").is_none());
+
+    // Installing an app whose name the other daemon's container holds fails,
+    // naming the owner, and leaves that container alone.
+    let refused = archy
+        .request("inst-theirs", Request::Install, true)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("another Archy daemon"),
+        "{refused}"
+    );
+    archy.reconcile().await.unwrap().unwrap();
+    assert_eq!(
+        (foreign("archy-inst-theirs"), foreign("other-inst-ours")),
+        before
+    );
     let ours = mock.container("archy-inst-ours").unwrap();
     let instance = StateDir::open(tmp.path()).unwrap().instance().unwrap();
     assert_eq!(

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     labels, BuildRequest, ContainerDetails, ContainerRuntime, ContainerSpec, EngineEvent,
-    ExecOutput, Observed, ProgressSink, RuntimeResult, SharedRuntime,
+    ExecOutput, Observed, ProgressSink, RuntimeError, RuntimeResult, SharedRuntime,
 };
 
 /// Which Archy daemon a container belongs to: 16 hex characters of the
@@ -82,6 +82,21 @@ impl InstanceScoped {
     pub fn instance(&self) -> &InstanceId {
         &self.instance
     }
+
+    /// The error for a create whose name is taken: one inspect, on this
+    /// rare path only.
+    async fn name_taken(&self, name: String) -> RuntimeError {
+        let owner = match self.inner.inspect(&name).await {
+            Ok(holder) => holder.labels.get(labels::INSTANCE).cloned(),
+            Err(_) => None,
+        };
+        match owner {
+            Some(owner) if !self.instance.owns(Some(&owner)) => {
+                RuntimeError::OwnedByAnotherDaemon { name, owner }
+            }
+            _ => RuntimeError::NameInUse { name },
+        }
+    }
 }
 
 #[async_trait]
@@ -112,11 +127,16 @@ impl ContainerRuntime for InstanceScoped {
         self.inner.image_labels(image).await
     }
 
+    /// Stamps the instance. When the name is taken, says whether by another
+    /// daemon's container, so the caller never adopts or replaces it.
     async fn create(&self, spec: &ContainerSpec) -> RuntimeResult<String> {
         let mut spec = spec.clone();
         spec.labels
             .insert(labels::INSTANCE.to_string(), self.instance.0.clone());
-        self.inner.create(&spec).await
+        match self.inner.create(&spec).await {
+            Err(RuntimeError::NameInUse { name }) => Err(self.name_taken(name).await),
+            created => created,
+        }
     }
 
     async fn start(&self, name: &str) -> RuntimeResult<()> {
@@ -131,7 +151,17 @@ impl ContainerRuntime for InstanceScoped {
         self.inner.kill(name, signal).await
     }
 
+    /// Another daemon's container is invisible here, so removing it by name
+    /// finds nothing (one inspect first: removals are rare, and a failed
+    /// install's clean-up must not take a name-sake it never created).
     async fn remove(&self, name: &str, force: bool, volumes: bool) -> RuntimeResult<()> {
+        if let Ok(holder) = self.inner.inspect(name).await {
+            if !self.instance.owns_labels(&holder.labels) {
+                return Err(RuntimeError::NotFound {
+                    what: format!("container {name} of this Archy (the name is another's)"),
+                });
+            }
+        }
         self.inner.remove(name, force, volumes).await
     }
 
@@ -243,6 +273,38 @@ mod tests {
             ]
         );
         assert_eq!(mock.calls(crate::Op::ListManaged), 1);
+    }
+
+    #[tokio::test]
+    async fn a_name_held_by_another_instance_is_reported_as_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = InstanceId::of_state_dir(dir.path()).unwrap();
+        let mock = MockRuntime::new();
+        mock.add_image("img");
+        let scoped = InstanceScoped::new(Arc::new(mock.clone()), id);
+        mock.create(&foreign("archy-web", "web")).await.unwrap();
+        mock.create(&spec("archy-old", "old")).await.unwrap();
+        scoped.create(&spec("archy-mine", "mine")).await.unwrap();
+
+        let taken = scoped.create(&spec("archy-web", "web")).await.unwrap_err();
+        assert_eq!(
+            taken,
+            RuntimeError::OwnedByAnotherDaemon {
+                name: "archy-web".into(),
+                owner: "0123456789abcdef".into()
+            }
+        );
+        // Ours and legacy names stay plain conflicts: the caller may adopt.
+        for name in ["archy-old", "archy-mine"] {
+            let again = scoped.create(&spec(name, "x")).await.unwrap_err();
+            assert_eq!(again, RuntimeError::NameInUse { name: name.into() });
+        }
+        // Removing by that name finds nothing of ours, and keeps theirs.
+        let removed = scoped.remove("archy-web", true, false).await;
+        assert!(removed.unwrap_err().is_not_found());
+        assert!(mock.container("archy-web").is_some());
+        scoped.remove("archy-old", true, false).await.unwrap();
+        assert!(mock.container("archy-old").is_none());
     }
 
     #[test]
