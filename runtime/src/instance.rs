@@ -215,6 +215,16 @@ mod tests {
         }
     }
 
+    /// A mock engine seen by a fresh instance (its dir kept alive).
+    fn scoped_mock() -> (tempfile::TempDir, InstanceId, MockRuntime, InstanceScoped) {
+        let dir = tempfile::tempdir().unwrap();
+        let id = InstanceId::of_state_dir(dir.path()).unwrap();
+        let mock = MockRuntime::new();
+        mock.add_image("img");
+        let scoped = InstanceScoped::new(Arc::new(mock.clone()), id.clone());
+        (dir, id, mock, scoped)
+    }
+
     fn foreign(name: &str, app: &str) -> ContainerSpec {
         let mut spec = spec(name, app);
         spec.labels
@@ -246,11 +256,7 @@ mod tests {
 
     #[tokio::test]
     async fn creations_are_stamped_and_only_ours_and_legacy_ones_are_listed() {
-        let dir = tempfile::tempdir().unwrap();
-        let id = InstanceId::of_state_dir(dir.path()).unwrap();
-        let mock = MockRuntime::new();
-        mock.add_image("img");
-        let scoped = InstanceScoped::new(Arc::new(mock.clone()), id.clone());
+        let (_dir, id, mock, scoped) = scoped_mock();
         scoped.create(&spec("archy-ours", "ours")).await.unwrap();
         mock.create(&spec("archy-legacy", "legacy")).await.unwrap();
         mock.create(&foreign("archy-theirs", "theirs"))
@@ -277,11 +283,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_name_held_by_another_instance_is_reported_as_theirs() {
-        let dir = tempfile::tempdir().unwrap();
-        let id = InstanceId::of_state_dir(dir.path()).unwrap();
-        let mock = MockRuntime::new();
-        mock.add_image("img");
-        let scoped = InstanceScoped::new(Arc::new(mock.clone()), id);
+        let (_dir, _, mock, scoped) = scoped_mock();
         mock.create(&foreign("archy-web", "web")).await.unwrap();
         mock.create(&spec("archy-old", "old")).await.unwrap();
         scoped.create(&spec("archy-mine", "mine")).await.unwrap();
@@ -315,11 +317,7 @@ mod tests {
 
     #[tokio::test]
     async fn another_instances_events_are_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let id = InstanceId::of_state_dir(dir.path()).unwrap();
-        let mock = MockRuntime::new();
-        mock.add_image("img");
-        let scoped = InstanceScoped::new(Arc::new(mock.clone()), id);
+        let (_dir, _, mock, scoped) = scoped_mock();
         mock.create(&foreign("archy-theirs", "theirs"))
             .await
             .unwrap();
