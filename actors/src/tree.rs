@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use archy_apps::Manifest;
-use archy_runtime::SharedRuntime;
+use archy_runtime::{InstanceScoped, SharedRuntime};
 use ractor::{call_t, ActorCell, ActorRef};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -136,8 +136,15 @@ static TREES: AtomicU64 = AtomicU64::new(1);
 impl Archy {
     /// Boot: take the state dir, recover desired state, start the tree, and
     /// spawn an actor for every installed app (databases first).
+    ///
+    /// The tree sees `runtime` through an [`InstanceScoped`] view named by
+    /// the state dir: another daemon's containers on the same engine are
+    /// invisible to every part of it.
     pub async fn boot(config: TreeConfig, runtime: SharedRuntime) -> Result<Archy, TreeError> {
         let state = StateDir::open(&config.state_dir)?;
+        let instance = state.instance()?;
+        tracing::info!(%instance, "this daemon's containers carry archy.instance={instance}");
+        let runtime: SharedRuntime = Arc::new(InstanceScoped::new(runtime, instance));
         let (pid_file, kind) = state.acquire_pid_file()?;
         let boot = recover_desired(&state, kind, &runtime).await?;
         tracing::info!(?boot, "recovered desired state");

@@ -41,14 +41,18 @@ async fn a_crash_loop_restarts_with_doubling_backoff_then_fails() {
             assert!(t.reason.contains("start it to try again"), "{}", t.reason);
             break;
         }
-        if t.to == "restarting" && t.reason.contains(" in ") {
+        if t.to == "restarting" && t.reason.contains("; restart ") {
             restarts.push((Instant::now(), t));
         }
     }
-    let waits = [5, 10, 20, 40, 80];
+    // The first restart is immediate; the loop then backs off, doubling.
+    let waits = [0, 5, 10, 20, 40];
     assert_eq!(restarts.len(), waits.len());
     for (k, (_, t)) in restarts.iter().enumerate() {
-        let expected = format!("restart {} in {} s", k + 1, waits[k]);
+        let expected = match waits[k] {
+            0 => format!("restart {} now", k + 1),
+            wait => format!("restart {} in {wait} s", k + 1),
+        };
         assert!(
             t.reason.contains(&expected),
             "{} lacks {expected}",
@@ -69,7 +73,7 @@ async fn a_crash_loop_restarts_with_doubling_backoff_then_fails() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_single_crash_is_restarted_after_five_seconds() {
+async fn a_single_crash_is_restarted_at_once() {
     let h = Harness::new();
     let m = single(&h, "hiccup");
     let actor = h.installed(&m).await;
@@ -77,7 +81,7 @@ async fn a_single_crash_is_restarted_after_five_seconds() {
     h.mock.crash("archy-hiccup", 137);
     actor.cast(died("archy-hiccup")).unwrap();
     h.mock.until_called(Op::Start, 2).await;
-    assert_eq!(crashed_at.elapsed(), Duration::from_secs(5));
+    assert_eq!(crashed_at.elapsed(), Duration::ZERO);
     h.until("hiccup", |s| *s == AppState::Running).await;
     assert_eq!(
         h.mock.container("archy-hiccup").unwrap().state,
@@ -102,12 +106,13 @@ async fn the_reconcilers_list_also_reveals_a_death() {
     let h = Harness::new();
     let m = single(&h, "listed");
     let actor = h.installed(&m).await;
+    let mut transitions = h.board.subscribe();
     h.mock.set_state("archy-listed", RunState::Exited, Some(2));
     let observed = archy_runtime::ContainerRuntime::list_managed(&h.mock)
         .await
         .unwrap();
     actor.cast(AppMsg::Observe(observed)).unwrap();
-    let restarting = h.until("listed", |s| *s == AppState::Restarting).await;
+    let restarting = next_into(&mut transitions, "listed", "restarting").await;
     assert!(
         restarting.reason.contains("exited with code 2"),
         "{}",
@@ -153,12 +158,23 @@ async fn a_user_stop_cancels_a_pending_crash_restart() {
     let h = Harness::new();
     let m = single(&h, "pending");
     let actor = h.installed(&m).await;
+    let mut transitions = h.board.subscribe();
+    // The first crash heals at once; the second waits its backoff.
     h.mock.crash("archy-pending", 1);
     actor.cast(died("archy-pending")).unwrap();
-    h.until("pending", |s| *s == AppState::Restarting).await;
+    next_into(&mut transitions, "pending", "restarting").await;
+    next_into(&mut transitions, "pending", "running").await;
+    h.mock.crash("archy-pending", 1);
+    actor.cast(died("archy-pending")).unwrap();
+    let pending = next_into(&mut transitions, "pending", "restarting").await;
+    assert!(
+        pending.reason.ends_with("restart 2 in 5 s"),
+        "{}",
+        pending.reason
+    );
     stop(&actor, "pending").await.unwrap();
     tokio::time::sleep(Duration::from_secs(600)).await;
-    assert_eq!(h.mock.calls(Op::Start), 1);
+    assert_eq!(h.mock.calls(Op::Start), 2);
     assert_eq!(h.state("pending"), Some(AppState::Stopped));
 }
 
@@ -191,10 +207,11 @@ async fn rest_for_one_restarts_the_crashed_member_and_those_after_it() {
          - { name: web, image: \"docker.io/library/web:1\" }\n",
     );
     let actor = h.installed(&m).await;
+    let mut transitions = h.board.subscribe();
     h.mock.crash("archy-shop-api", 1);
     actor.cast(died("archy-shop-api")).unwrap();
-    h.until("shop", |s| *s == AppState::Restarting).await;
-    h.until("shop", |s| *s == AppState::Running).await;
+    next_into(&mut transitions, "shop", "restarting").await;
+    next_into(&mut transitions, "shop", "running").await;
     let starts = |name: &str| h.mock.container(name).unwrap().start_count;
     assert_eq!(
         starts("archy-shop-db"),
@@ -271,7 +288,7 @@ async fn the_manifests_restart_policy_is_the_one_applied() {
     let m = with_restart(
         &h,
         "strict",
-        "{ max_attempts: 2, backoff: { initial_secs: 2, max_secs: 3 } }",
+        "{ max_attempts: 3, backoff: { initial_secs: 2, max_secs: 3 } }",
     );
     let actor = h.installed(&m).await;
     let mut transitions = h.board.subscribe();
@@ -284,19 +301,20 @@ async fn the_manifests_restart_policy_is_the_one_applied() {
         if t.to == "failed" {
             break t;
         }
-        if t.to == "restarting" && t.reason.contains(" in ") {
+        if t.to == "restarting" && t.reason.contains("; restart ") {
             scheduled.push(t.reason);
         }
     };
-    assert_eq!(scheduled.len(), 2, "{scheduled:?}");
-    assert!(scheduled[0].ends_with("restart 1 in 2 s"), "{scheduled:?}");
-    assert!(scheduled[1].ends_with("restart 2 in 3 s"), "{scheduled:?}");
+    assert_eq!(scheduled.len(), 3, "{scheduled:?}");
+    assert!(scheduled[0].ends_with("restart 1 now"), "{scheduled:?}");
+    assert!(scheduled[1].ends_with("restart 2 in 2 s"), "{scheduled:?}");
+    assert!(scheduled[2].ends_with("restart 3 in 3 s"), "{scheduled:?}");
     assert!(
-        failed.reason.contains("crashed 2 times"),
+        failed.reason.contains("crashed 3 times"),
         "{}",
         failed.reason
     );
-    assert_eq!(h.mock.container("archy-strict").unwrap().start_count, 1 + 2);
+    assert_eq!(h.mock.container("archy-strict").unwrap().start_count, 1 + 3);
 }
 
 /// Wait for `app`'s next transition into `to`.

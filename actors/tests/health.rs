@@ -85,15 +85,17 @@ impl Harness {
             .unwrap()
     }
 
-    /// Start probing `app` and wait until it is restarted for being
-    /// unhealthy; returns its status then and the time that took.
-    async fn until_restarting(&self, app: &Manifest) -> (AppStatus, Duration) {
+    /// Start probing `app` and wait until its actor decides to restart it
+    /// for being unhealthy; returns that transition and the time it took.
+    async fn until_restarting(&self, app: &Manifest) -> (Transition, Duration) {
+        let mut transitions = self.board.subscribe();
         self.health(&[app]).await;
         let t0 = Instant::now();
-        let status = self
-            .until(&app.id, |s| s.state == AppState::Restarting)
-            .await;
-        (status, t0.elapsed())
+        let decided = next_transition(&mut transitions, &app.id, |t| {
+            t.to == "restarting" && t.reason.contains("; restart ")
+        })
+        .await;
+        (decided, t0.elapsed())
     }
 
     fn state(&self, app: &str) -> AppState {
@@ -107,6 +109,23 @@ impl Harness {
         };
         self.mock.set_exec_output(&format!("archy-{app}"), output);
     }
+}
+
+/// The next transition of `app` that `wanted` accepts.
+async fn next_transition(
+    transitions: &mut tokio::sync::broadcast::Receiver<Transition>,
+    app: &str,
+    wanted: impl Fn(&Transition) -> bool,
+) -> Transition {
+    let next = async {
+        loop {
+            let t = transitions.recv().await.unwrap();
+            if t.app == app && wanted(&t) {
+                return t;
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, next).await.unwrap()
 }
 
 fn manifest(yaml: &str) -> Manifest {
@@ -132,6 +151,7 @@ async fn test_health_monitor_hysteresis() {
     let h = Harness::new();
     let app = exec_app("hyst", "app", 3, 0, 5);
     h.installed(&app).await;
+    let mut transitions = h.board.subscribe();
     h.health(&[&app]).await;
     let t0 = Instant::now();
 
@@ -147,7 +167,7 @@ async fn test_health_monitor_hysteresis() {
     assert_eq!(h.mock.calls(Op::Start), 1);
 
     // The third failure in a row makes it unhealthy.
-    let status = h.until("hyst", |s| s.state == AppState::Restarting).await;
+    let status = next_transition(&mut transitions, "hyst", |t| t.to == "restarting").await;
     assert_eq!(t0.elapsed(), secs(6));
     assert!(
         status.reason.contains("(3 failures in a row)"),
@@ -178,7 +198,7 @@ async fn test_health_monitor_exec_exit_code() {
     assert!(
         status.reason.starts_with(
             "execcode: exec `check ready` in archy-execcode → exit code 3: starting / not ready \
-             (2 failures in a row); restart 1 in 5 s"
+             (2 failures in a row); restart 1 now"
         ),
         "{}",
         status.reason
@@ -381,8 +401,10 @@ async fn test_health_monitor_verdict_starts_over_after_a_restart() {
     let app = exec_app("againok", "app", 1, 0, 5);
     h.installed(&app).await;
     h.exec_answers("againok", 1, "");
-    let (status, _) = h.until_restarting(&app).await;
-    assert_eq!(status.health, Health::Unknown);
+    let mut transitions = h.board.subscribe();
+    h.until_restarting(&app).await;
+    next_transition(&mut transitions, "againok", |t| t.to == "running").await;
+    assert_eq!(h.board.get("againok").unwrap().health, Health::Unknown);
     h.exec_answers("againok", 0, "");
     let status = h.until("againok", |s| s.health == Health::Healthy).await;
     assert_eq!((status.state, status.restart_count), (AppState::Running, 1));

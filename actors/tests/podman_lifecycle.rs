@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 
 use archy_actors::app::render::{container_name, named_volumes};
 use archy_actors::app::{AppError, AppState};
-use archy_actors::store::BootKind;
+use archy_actors::store::{BootKind, StateDir};
 use archy_actors::tree::{Archy, Request, TreeConfig, TreeError};
 use archy_apps::{Catalog, Manifest};
 use archy_runtime::podman::PodmanRuntime;
-use archy_runtime::{ContainerDetails, RunState, SharedRuntime};
+use archy_runtime::{labels, ContainerDetails, RunState, SharedRuntime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, MutexGuard};
@@ -601,4 +601,54 @@ async fn daemon_restart_adopts_every_running_demo_app_untouched() {
     for (name, _, _) in &before {
         assert!(demo.inspect_named(name).await.is_none(), "{name} removed");
     }
+}
+
+#[tokio::test]
+async fn two_daemons_on_one_engine_leave_each_others_containers_alone() {
+    let Some(demo) = Demo::boot_with("demo-web", &["demo-web", "demo-db"]).await else {
+        return;
+    };
+    // A second daemon: its own state dir, the same engine.
+    let other_state = tempfile::tempdir().unwrap();
+    let mut config = TreeConfig::new(other_state.path());
+    config.registry.dirs = vec![demo_dir()];
+    let other = Archy::boot(config, demo.runtime.clone())
+        .await
+        .unwrap_or_else(|e| panic!("boot of the second daemon: {e}"));
+    demo.ok(Request::Install).await;
+    tokio::time::timeout(
+        OP_DEADLINE,
+        other.request("demo-db", Request::Install, true),
+    )
+    .await
+    .expect("the second daemon installs demo-db in time")
+    .unwrap_or_else(|e| panic!("install of demo-db by the second daemon: {e}"));
+    let before = demo.containers(&["demo-web", "demo-db"]).await;
+
+    for _ in 0..3 {
+        for archy in [demo.archy(), &other] {
+            let pass = archy.reconcile().await.unwrap().unwrap();
+            assert!(pass.orphans_removed.is_empty(), "{pass:?}");
+            assert!(pass.duplicates_removed.is_empty(), "{pass:?}");
+        }
+    }
+
+    assert_eq!(
+        demo.containers(&["demo-web", "demo-db"]).await,
+        before,
+        "both containers untouched"
+    );
+    assert!(demo.archy().board().get("demo-db").is_none());
+    assert!(other.board().get("demo-web").is_none());
+    let instance_of = |dir: &Path| StateDir::open(dir).unwrap().instance().unwrap();
+    let label = |details: ContainerDetails| details.labels.get(labels::INSTANCE).cloned();
+    assert_eq!(
+        demo.inspect_named("archy-demo-web").await.and_then(label),
+        Some(instance_of(demo.state.path()).to_string())
+    );
+    assert_eq!(
+        demo.inspect_named("archy-demo-db").await.and_then(label),
+        Some(instance_of(other_state.path()).to_string())
+    );
+    other.shutdown().await;
 }

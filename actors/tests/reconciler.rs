@@ -7,7 +7,7 @@
 //! test uses its own app ids.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use archy_actors::app::{ask, AppActor, AppArgs, AppConfig, AppEnv, AppMsg, AppState};
@@ -15,7 +15,7 @@ use archy_actors::reconciler::{
     PassStats, ReconcileError, Reconciler, ReconcilerArgs, ReconcilerConfig, ReconcilerMsg,
 };
 use archy_actors::status::{AppStatus, StatusBoard};
-use archy_actors::store::{RestartPolicy, StateDir};
+use archy_actors::store::StateDir;
 use archy_actors::supervisor::{Supervisor, SupervisorArgs};
 use archy_apps::{Manifest, Tier};
 use archy_runtime::mock::{MockRuntime, Op};
@@ -30,9 +30,6 @@ use tokio::time::{timeout, Instant};
 const PERIOD: Duration = Duration::from_secs(30);
 /// Long enough for anything on paused time; a hang fails instead of blocking.
 const DEADLINE: Duration = Duration::from_secs(3600);
-/// The restart backoff the healing tests use, so "running again within 1 s"
-/// measures the reaction, not the tracker's default 5 s wait.
-const BACKOFF: Duration = Duration::from_millis(200);
 
 struct World {
     mock: MockRuntime,
@@ -48,12 +45,9 @@ impl World {
         let mock = MockRuntime::new();
         let board = StatusBoard::new();
         let runtime = Arc::new(mock.clone());
-        let mut env = AppEnv::open(&state, runtime, board.clone(), AppConfig::default()).unwrap();
-        let policy = RestartPolicy {
-            initial_backoff: BACKOFF,
-            ..RestartPolicy::default()
-        };
-        env.tracker = Arc::new(Mutex::new(state.open_tracker(policy).unwrap()));
+        // The default restart policy: a first crash heals at once, so
+        // "running again within 1 s" holds as the daemon ships.
+        let env = AppEnv::open(&state, runtime, board.clone(), AppConfig::default()).unwrap();
         World {
             mock,
             env,

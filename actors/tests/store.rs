@@ -281,7 +281,7 @@ fn tracker_healthy_at_1030_after_two_failures() -> (TempDir, RestartTracker) {
 }
 
 #[test]
-fn test_restart_tracker_backoff_doubles_and_caps() {
+fn test_restart_tracker_first_restart_is_immediate_then_backoff_doubles_and_caps() {
     let (_dir, mut tracker) = fresh_tracker(RestartPolicy {
         max_attempts: 8,
         ..RestartPolicy::default()
@@ -289,7 +289,7 @@ fn test_restart_tracker_backoff_doubles_and_caps() {
     let waits: Vec<RestartDecision> = (0..8)
         .map(|i| tracker.record_failure("lnd", at(1_000 + i)))
         .collect();
-    let expected: Vec<RestartDecision> = [5, 10, 20, 40, 80, 160, 300, 300]
+    let expected: Vec<RestartDecision> = [0, 5, 10, 20, 40, 80, 160, 300]
         .into_iter()
         .map(restart_after)
         .collect();
@@ -315,10 +315,10 @@ fn test_restart_tracker_gives_up_after_max_attempts() {
     );
     assert!(tracker.record("lnd").unwrap().gave_up);
     assert_eq!(tracker.restart_due_at("lnd"), None);
-    // Other apps keep their own count.
+    // Other apps keep their own count: bitcoin's first crash heals at once.
     assert_eq!(
         tracker.record_failure("bitcoin", at(3_000)),
-        restart_after(5)
+        restart_after(0)
     );
 }
 
@@ -337,14 +337,15 @@ fn an_apps_own_policy_overrides_the_trackers_per_call() {
     assert_eq!(
         decisions,
         [
+            restart_after(0),
             restart_after(2),
-            restart_after(3),
             RestartDecision::GiveUp { attempts: 2 }
         ]
     );
     // Another app still gets the tracker's default policy.
+    tracker.record_failure("bitcoin", at(1_000));
     assert_eq!(
-        tracker.record_failure("bitcoin", at(1_000)),
+        tracker.record_failure("bitcoin", at(1_001)),
         restart_after(5)
     );
 }
@@ -358,7 +359,7 @@ fn test_restart_tracker_stability_reset() {
     assert_eq!(tracker.record("lnd").unwrap().attempts, 2);
     assert!(tracker.check_stability("lnd", at(1_030 + 3_600)));
     assert_eq!(tracker.record("lnd").unwrap().attempts, 0);
-    assert_eq!(tracker.record_failure("lnd", at(9_000)), restart_after(5));
+    assert_eq!(tracker.record_failure("lnd", at(9_000)), restart_after(0));
 }
 
 #[test]
@@ -367,7 +368,7 @@ fn test_restart_tracker_failure_after_a_stable_hour_starts_a_fresh_window() {
     // No check_stability call in between: the failure itself notices.
     assert_eq!(
         tracker.record_failure("lnd", at(1_030 + 3_600)),
-        restart_after(5)
+        restart_after(0)
     );
 }
 
@@ -379,7 +380,7 @@ fn test_restart_tracker_failure_within_the_hour_keeps_counting() {
     assert!(!tracker.check_stability("lnd", at(1_005 + 1_800)));
     assert_eq!(
         tracker.record_failure("lnd", at(1_005 + 1_800)),
-        restart_after(10)
+        restart_after(5)
     );
     // The failure ended the healthy run: a later check does not reset.
     assert!(!tracker.check_stability("lnd", at(1_005 + 7_200)));
@@ -393,7 +394,7 @@ fn test_restart_tracker_clear_gives_the_user_a_full_set_of_attempts() {
     }
     tracker.clear("lnd");
     assert_eq!(tracker.record("lnd"), None);
-    assert_eq!(tracker.record_failure("lnd", at(5_000)), restart_after(5));
+    assert_eq!(tracker.record_failure("lnd", at(5_000)), restart_after(0));
 }
 
 #[test]
@@ -411,9 +412,9 @@ fn test_restart_tracker_persistence() {
 
     let mut reopened = state.open_tracker(RestartPolicy::default()).unwrap();
     assert_eq!(reopened.record("lnd").cloned(), before);
-    // A restart that was 20 s away when the daemon died is still due then.
-    assert_eq!(reopened.restart_due_at("lnd"), Some(at(1_030 + 20)));
-    assert_eq!(reopened.record_failure("lnd", at(1_100)), restart_after(40));
+    // A restart that was 10 s away when the daemon died is still due then.
+    assert_eq!(reopened.restart_due_at("lnd"), Some(at(1_030 + 10)));
+    assert_eq!(reopened.record_failure("lnd", at(1_100)), restart_after(20));
 }
 
 #[test]
@@ -424,7 +425,7 @@ fn test_restart_tracker_corrupt_file_is_quarantined_and_starts_fresh() {
 
     let mut tracker = state.open_tracker(RestartPolicy::default()).unwrap();
     assert_eq!(tracker.record("lnd"), None);
-    assert_eq!(tracker.record_failure("lnd", at(1_000)), restart_after(5));
+    assert_eq!(tracker.record_failure("lnd", at(1_000)), restart_after(0));
     assert_eq!(quarantined_in(dir.path(), "restart-tracker.json").len(), 1);
 }
 

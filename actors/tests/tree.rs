@@ -4,6 +4,7 @@
 //! App ids are unique per test: app actors are registered by name, and the
 //! tests of one binary share ractor's registry.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use archy_actors::store::{BootKind, StateDir};
 use archy_actors::supervisor::{Intensity, SupervisorMsg};
 use archy_actors::tree::{Archy, Exit, Request, TreeConfig};
 use archy_runtime::mock::{MockRuntime, Op};
-use archy_runtime::{RunState, SharedRuntime};
+use archy_runtime::{labels, ContainerRuntime, ContainerSpec, InstanceId, RunState, SharedRuntime};
 use ractor::call_t;
 use std::sync::Arc;
 
@@ -553,13 +554,13 @@ async fn a_killed_container_is_restarted_through_the_trees_event_path_and_pass()
         .unwrap();
     mock.until_called(Op::Events, 1).await;
 
-    // Fast path: the die event reaches the app actor, which restarts it
-    // after the tracker's first backoff (5 s).
+    // Fast path: the die event reaches the app actor, which restarts it at
+    // once (a window's first restart has no backoff).
     mock.crash("archy-crashy", 137);
     let died_at = tokio::time::Instant::now();
     mock.until_state("archy-crashy", RunState::Running).await;
     assert!(
-        died_at.elapsed() < Duration::from_secs(10),
+        died_at.elapsed() < Duration::from_secs(1),
         "restarted after {:?}",
         died_at.elapsed()
     );
@@ -621,5 +622,107 @@ async fn requests_for_unknown_or_uninstalled_apps_are_refused_clearly() {
         .unwrap_err();
     assert!(err.to_string().contains("not installed"), "{err}");
     assert!(AppActor::name("known").starts_with("app:"));
+    archy.shutdown().await;
+}
+
+// ---- several daemons on one engine ------------------------------------------
+
+/// A running container as another Archy made it: `instance` is its
+/// `archy.instance` label, `None` for one made before instances existed.
+async fn made_elsewhere(mock: &MockRuntime, name: &str, app: &str, instance: Option<&InstanceId>) {
+    let mut labels = BTreeMap::from([
+        (labels::APP.to_string(), app.to_string()),
+        (labels::MEMBER.to_string(), app.to_string()),
+    ]);
+    if let Some(instance) = instance {
+        labels.insert(labels::INSTANCE.to_string(), instance.to_string());
+    }
+    let spec = ContainerSpec {
+        name: name.into(),
+        image: format!("localhost/{app}:1"),
+        labels,
+        ..ContainerSpec::default()
+    };
+    mock.create(&spec).await.unwrap();
+    mock.start(name).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_daemons_containers_are_never_adopted_counted_or_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let theirs = InstanceId::of_state_dir(elsewhere.path()).unwrap();
+    let ids = ["inst-ours", "inst-theirs"];
+    let mock = engine(&ids);
+    // The other daemon runs an app we do not have, and one we install too
+    // (its container would be a duplicate of ours if we saw it).
+    made_elsewhere(&mock, "archy-inst-theirs", "inst-theirs", Some(&theirs)).await;
+    made_elsewhere(&mock, "other-inst-ours", "inst-ours", Some(&theirs)).await;
+    let foreign = |name: &str| mock.container(name).map(|c| (c.id, c.state));
+    let before = (foreign("archy-inst-theirs"), foreign("other-inst-ours"));
+
+    // A fresh state dir: boot rebuilds from the engine, and sees nothing.
+    let archy = boot(tmp.path(), &mock, &ids).await;
+    assert!(archy.boot_report().rebuilt.is_empty());
+    archy
+        .request("inst-ours", Request::Install, true)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let pass = archy.reconcile().await.unwrap().unwrap();
+        assert!(pass.orphans_removed.is_empty(), "{pass:?}");
+        assert!(pass.duplicates_removed.is_empty(), "{pass:?}");
+    }
+    assert_eq!(
+        (foreign("archy-inst-theirs"), foreign("other-inst-ours")),
+        before
+    );
+    assert!(archy.board().get("inst-theirs").is_none());
+
+    // Installing an app whose name the other daemon's container holds fails,
+    // naming the owner, and leaves that container alone.
+    let refused = archy
+        .request("inst-theirs", Request::Install, true)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("another Archy daemon"),
+        "{refused}"
+    );
+    archy.reconcile().await.unwrap().unwrap();
+    assert_eq!(
+        (foreign("archy-inst-theirs"), foreign("other-inst-ours")),
+        before
+    );
+    let ours = mock.container("archy-inst-ours").unwrap();
+    let instance = StateDir::open(tmp.path()).unwrap().instance().unwrap();
+    assert_eq!(
+        ours.spec.labels.get(labels::INSTANCE),
+        Some(&instance.to_string())
+    );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_container_from_before_instances_is_adopted_and_stamped_when_recreated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["inst-legacy"]);
+    made_elsewhere(&mock, "archy-inst-legacy", "inst-legacy", None).await;
+
+    let archy = boot(tmp.path(), &mock, &["inst-legacy"]).await;
+    assert_eq!(
+        archy.boot_report().rebuilt,
+        vec![("inst-legacy".to_string(), RebuildSource::Engine)]
+    );
+    until_state(&archy, "inst-legacy", AppState::Running).await;
+    // Its spec is not what this catalog renders, so it was recreated: with
+    // this daemon's label from now on.
+    let instance = StateDir::open(tmp.path()).unwrap().instance().unwrap();
+    let recreated = mock.container("archy-inst-legacy").unwrap();
+    assert_eq!(
+        recreated.spec.labels.get(labels::INSTANCE),
+        Some(&instance.to_string())
+    );
+    assert_eq!(recreated.state, RunState::Running);
     archy.shutdown().await;
 }

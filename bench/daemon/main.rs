@@ -28,6 +28,8 @@ use stats::{figure, ms, Samples};
 
 const ENGINE: &str = "/run/podman/podman.sock";
 const APPS: usize = 100;
+/// The apps whose main process `death_to_running` kills, one each.
+const DEATH_APPS: std::ops::RangeInclusive<usize> = 41..=50;
 
 fn listen() -> SocketAddr {
     ([127, 0, 0, 1], 28420).into()
@@ -62,6 +64,14 @@ async fn run(root: &Path) -> Result<(), BoxError> {
     }
     let catalog = dir(root, "catalog");
     fixture::write_catalog(&catalog, APPS)?;
+    // `cargo bench --bench daemon -- death`: the kill → running figure alone,
+    // on a daemon running just the apps it kills.
+    if std::env::args().any(|arg| arg == "death") {
+        let daemon = Daemon::start(&dir(root, "state"), &catalog, &engine, listen()).await?;
+        install(&daemon.rpc, DEATH_APPS).await?;
+        death_to_running(&daemon.rpc).await?;
+        return daemon.stop().await;
+    }
     let state = dir(root, "state");
 
     let mut empty_start = Samples::default();
@@ -286,18 +296,21 @@ async fn list_under_load(rpc: &Rpc) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Kill three apps' main processes (different apps, so each meets the
-/// restart tracker's first backoff); the time until the engine runs each
-/// again, and Archy's own timeline of the death and the restart.
+/// Kill the main process of each of `DEATH_APPS` (different apps, so each
+/// meets its restart window's first restart, the immediate one); the time
+/// until the engine runs each again, and Archy's own timeline of the death
+/// and the restart.
 async fn death_to_running(rpc: &Rpc) -> Result<(), BoxError> {
     let mut feed = rpc.status_feed().await?;
     let mut samples = Samples::default();
     let mut noticed = Samples::default();
-    for i in [41, 42, 43] {
+    for i in DEATH_APPS {
         let id = app_id(i);
-        let killed_ms = now_unix_ms();
         let took = fixture::kill_until_running(&fixture::app_container(i), Duration::from_secs(60))
             .await?;
+        // `took` runs from the kill itself, after the CLI call that found
+        // the process: the timeline starts there too.
+        let killed_ms = now_unix_ms() - took.as_secs_f64() * 1e3;
         samples.push(took);
         let mut timeline = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);

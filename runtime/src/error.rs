@@ -16,6 +16,11 @@ pub enum RuntimeError {
     #[error("container name {name:?} is already in use")]
     NameInUse { name: String },
 
+    /// The name is held by a container another Archy daemon created (its
+    /// `archy.instance` differs): this daemon must neither adopt nor remove it.
+    #[error("container name {name:?} is taken by another Archy daemon's container (archy.instance={owner}); uninstall the app from that daemon, or if it is gone for good, remove the container by hand")]
+    OwnedByAnotherDaemon { name: String, owner: String },
+
     /// A host port the container publishes is held by another program.
     #[error("{name:?} cannot start: a host port it publishes is taken by another program ({message}); free the port or change the app's host port")]
     PortInUse { name: String, message: String },

@@ -11,3 +11,6 @@ pub const ROLE: &str = "archy.role";
 pub const MEMBER: &str = "archy.member";
 /// On images built from a context: hash of that context.
 pub const CONTEXT_HASH: &str = "archy.context-hash";
+/// The Archy daemon that created the container ([`crate::InstanceId`]):
+/// other daemons on the same engine leave it alone.
+pub const INSTANCE: &str = "archy.instance";

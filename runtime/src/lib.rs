@@ -7,9 +7,11 @@
 //! - [`podman`]: the real adapter on Podman's Docker-compatible socket.
 //! - [`mock`]: an in-memory engine with fault injection and call counters.
 //! - [`metered`]: a decorator counting and timing every engine call.
+//! - [`instance`]: a decorator scoping the engine to one Archy daemon.
 //! - [`metrics`]: every metric Archy exports (names, help, buckets).
 
 pub mod error;
+pub mod instance;
 pub mod labels;
 pub mod metered;
 pub mod metrics;
@@ -20,6 +22,7 @@ pub mod podman;
 pub mod spec;
 
 pub use error::{RuntimeError, RuntimeResult};
+pub use instance::{InstanceId, InstanceScoped};
 pub use metered::MeteredRuntime;
 pub use observed::{
     ContainerDetails, EngineEvent, EngineEventKind, ExecOutput, Observed, Role, RunState,
@@ -51,7 +54,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Cheap liveness check (`/_ping`).
     async fn ping(&self) -> RuntimeResult<()>;
 
-    /// Every container carrying the `archy.app` label, in one list call.
+    /// Every container carrying the `archy.app` label, in one list call
+    /// (an [`InstanceScoped`] engine: only its own instance's).
     async fn list_managed(&self) -> RuntimeResult<Vec<Observed>>;
 
     /// Whether the image is in local storage.

@@ -116,6 +116,9 @@ pub struct EngineEvent {
     pub app: Option<String>,
     pub role: Role,
     pub kind: EngineEventKind,
+    /// The container's `archy.instance` label, if it has one.
+    #[serde(default)]
+    pub instance: Option<String>,
 }
 
 #[cfg(test)]

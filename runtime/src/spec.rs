@@ -71,10 +71,12 @@ pub struct Mount {
 
 impl ContainerSpec {
     /// A stable hash of everything that shapes the container, excluding the
-    /// hash label itself. Equal hash ⇒ the running container can be adopted.
+    /// hash label itself and the owning instance (who runs a container is
+    /// not what it is). Equal hash ⇒ the running container can be adopted.
     pub fn spec_hash(&self) -> String {
         let mut canonical = self.clone();
         canonical.labels.remove(labels::SPEC_HASH);
+        canonical.labels.remove(labels::INSTANCE);
         let json = serde_json::to_vec(&canonical).expect("a spec always serializes");
         let digest = Sha256::digest(&json);
         hex::encode(&digest[..12])

@@ -721,7 +721,12 @@ impl AppActorState {
         self.status.restart_count = attempts;
         match decision {
             RestartDecision::RestartAfter(wait) => {
-                let reason = format!("{what}; restart {attempts} in {}", secs(wait));
+                let when = if wait.is_zero() {
+                    "now".to_string()
+                } else {
+                    format!("in {}", secs(wait))
+                };
+                let reason = format!("{what}; restart {attempts} {when}");
                 if self.transition(AppState::Restarting, reason) {
                     self.schedule(Op::Heal { from }, wait);
                 }

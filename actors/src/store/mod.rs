@@ -77,6 +77,12 @@ impl StateDir {
         &self.root
     }
 
+    /// The daemon instance this state dir makes (its containers carry it).
+    pub fn instance(&self) -> Result<archy_runtime::InstanceId, StoreError> {
+        archy_runtime::InstanceId::of_state_dir(&self.root)
+            .map_err(|e| StoreError::io("resolve", &self.root, e))
+    }
+
     pub fn apps_dir(&self) -> PathBuf {
         self.root.join("apps")
     }

@@ -34,12 +34,20 @@ impl Default for RestartPolicy {
 }
 
 impl RestartPolicy {
-    /// The wait before restart number `attempt` (1-based): doubling from
-    /// `initial_backoff`, capped at `max_backoff`.
+    /// The wait before restart number `attempt` (1-based) of a window: the
+    /// first is immediate, then `initial_backoff` doubling, capped at
+    /// `max_backoff` (0, 5, 10, 20, 40 s by default).
+    ///
+    /// A single crash is the common case (an OOM kill, a stray signal) and
+    /// waiting helps nothing there: the app heals at once. Only a crash that
+    /// repeats is a loop worth slowing down, and `max_attempts` still bounds
+    /// it.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(1).min(31);
+        let Some(doublings) = attempt.checked_sub(2) else {
+            return Duration::ZERO;
+        };
         self.initial_backoff
-            .saturating_mul(1 << doublings)
+            .saturating_mul(1 << doublings.min(31))
             .min(self.max_backoff)
     }
 }

@@ -236,6 +236,7 @@ impl State {
             app: Some(app.clone()),
             role: container.role(),
             kind,
+            instance: container.spec.labels.get(labels::INSTANCE).cloned(),
         });
     }
 

@@ -273,6 +273,7 @@ pub(crate) fn engine_event(message: EventMessage) -> Option<EngineEvent> {
             .get(labels::ROLE)
             .map_or(Role::App, |r| Role::parse(r)),
         kind,
+        instance: attributes.get(labels::INSTANCE).cloned(),
     })
 }
 
@@ -484,6 +485,15 @@ mod tests {
                 exit_code: Some(137)
             }
         );
+    }
+
+    #[test]
+    fn an_event_carries_its_containers_instance_label() {
+        let stamped = [(labels::APP, "web"), (labels::INSTANCE, "0123456789abcdef")];
+        let e = engine_event(event("start", &stamped)).unwrap();
+        assert_eq!(e.instance.as_deref(), Some("0123456789abcdef"));
+        let legacy = engine_event(event("start", &[(labels::APP, "web")])).unwrap();
+        assert_eq!(legacy.instance, None);
     }
 
     #[test]
