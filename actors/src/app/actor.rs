@@ -207,6 +207,9 @@ pub struct AppActorState {
     dependency_watch: Option<OwnedTask>,
     /// The engine could not be asked at start: adoption is tried again.
     adopt_retry: Option<OwnedTask>,
+    /// Why a generated secret is missing under the running app, as last
+    /// reported (said once, not on every look).
+    lost_secret: Option<String>,
     next_id: u64,
 }
 
@@ -244,6 +247,7 @@ impl Actor for AppActor {
             timer: None,
             dependency_watch: None,
             adopt_retry: None,
+            lost_secret: None,
             next_id: 1,
         })
     }
@@ -597,6 +601,7 @@ impl AppActorState {
         if !self.watching() {
             return;
         }
+        self.report_lost_secret();
         if self.derived_files_changed() {
             tracing::info!(app = %self.app(), "a derived config file was rewritten; restarting");
             return self.enqueue(Op::Restart);
@@ -638,6 +643,31 @@ impl AppActorState {
             self.status.containers = ids;
             self.env.board.set(self.status.clone());
         }
+    }
+
+    /// A generated secret deleted under the running app is never generated
+    /// again (its data was initialised with it) and the app keeps running:
+    /// say so in its status and journal once, and once more when it is back.
+    fn report_lost_secret(&mut self) {
+        let lost = self
+            .env
+            .secrets
+            .check_kept(&self.manifest)
+            .err()
+            .map(|e| e.to_string());
+        if lost == self.lost_secret {
+            return;
+        }
+        let reason = match &lost {
+            Some(reason) => {
+                tracing::error!(app = %self.app(), %reason, "a generated secret is missing");
+                reason.clone()
+            }
+            None => "its missing secret is back".to_string(),
+        };
+        self.lost_secret = lost;
+        let state = self.status.state.clone();
+        self.record(state.clone(), state, reason, now_ms());
     }
 
     /// Rewrite derived config files someone edited or deleted; whether one
