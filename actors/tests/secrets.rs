@@ -278,18 +278,18 @@ async fn a_secret_deleted_under_a_running_app_with_data_is_reported_once_and_the
         .filter(|e| e.app == "vault10" && missing(&e.reason))
         .collect();
     assert_eq!(said.len(), 1, "reported once, not on every pass: {said:?}");
-    let status = status(&actor).await;
-    assert_eq!(status.state, AppState::Running);
-    assert!(missing(&status.reason), "{}", status.reason);
+    let lost = status(&actor).await;
+    assert_eq!(lost.state, AppState::Running);
+    assert!(missing(&lost.reason), "{}", lost.reason);
     assert!(!file.exists(), "a secret was regenerated under existing data");
     assert_eq!(h.mock.calls(Op::Stop), 0);
     assert_eq!(h.mock.container("archy-vault10").unwrap().start_count, 1);
 
     fs::write(&file, &value).unwrap();
     pass(&h, &actor).await;
-    let status = status(&actor).await;
+    let back = status(&actor).await;
     assert_eq!(
-        (status.state, status.reason.as_str()),
+        (back.state, back.reason.as_str()),
         (AppState::Running, "its missing secret is back")
     );
 }
