@@ -274,9 +274,11 @@ mod tests {
     #[test]
     fn a_zero_reconcile_interval_is_refused() {
         let mut config = TreeConfig::new("/state");
-        let error =
-            apply_timing_flags(&serve_args(&["--reconcile-interval-secs", "0"]), &mut config)
-                .unwrap_err();
+        let error = apply_timing_flags(
+            &serve_args(&["--reconcile-interval-secs", "0"]),
+            &mut config,
+        )
+        .unwrap_err();
         assert!(error.contains("more than 0"), "{error}");
     }
 }
