@@ -281,7 +281,10 @@ async fn a_secret_deleted_under_a_running_app_with_data_is_reported_once_and_the
     let lost = status(&actor).await;
     assert_eq!(lost.state, AppState::Running);
     assert!(missing(&lost.reason), "{}", lost.reason);
-    assert!(!file.exists(), "a secret was regenerated under existing data");
+    assert!(
+        !file.exists(),
+        "a secret was regenerated under existing data"
+    );
     assert_eq!(h.mock.calls(Op::Stop), 0);
     assert_eq!(h.mock.container("archy-vault10").unwrap().start_count, 1);
 

@@ -394,9 +394,15 @@ container:
             matches!(&err, SecretError::MissingWithData { name, .. } if name == "pw"),
             "{err}"
         );
-        assert!(secrets.get("vault", "pw").is_none(), "checking regenerated it");
+        assert!(
+            secrets.get("vault", "pw").is_none(),
+            "checking regenerated it"
+        );
         assert!(secrets.ensure(&manifest()).is_err());
-        assert!(secrets.get("vault", "pw").is_none(), "ensure regenerated it");
+        assert!(
+            secrets.get("vault", "pw").is_none(),
+            "ensure regenerated it"
+        );
     }
 
     #[test]
