@@ -164,8 +164,11 @@ impl Lab {
             self.start_daemon().await?;
         }
         for app in RUNNING.iter().chain(STOPPED) {
-            // Already installed is fine: the start or stop below decides.
-            let _ = self.call("package.install", json!({"id": app})).await;
+            // Only where missing: installing starts a stopped app.
+            let status = self.status_of(app).await;
+            if status.is_err() || status.is_ok_and(|s| s["state"] == "absent") {
+                self.call("package.install", json!({"id": app})).await?;
+            }
         }
         for (app, method, want) in RUNNING
             .iter()
@@ -304,6 +307,18 @@ impl Lab {
             .map_err(|e| e.to_string())
     }
 
+    /// `app`'s entry in `container.list`.
+    pub async fn status_of(&self, app: &str) -> Result<Value, String> {
+        let list = self.call("container.list", json!({})).await?;
+        list["apps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["id"] == app)
+            .cloned()
+            .ok_or_else(|| format!("{app} is not in container.list"))
+    }
+
     /// A counter summed over its series, from the daemon's `/metrics`.
     pub async fn counter(&self, name: &str) -> Result<f64, String> {
         let text = self.rpc()?.metrics().await.map_err(|e| e.to_string())?;
@@ -395,16 +410,22 @@ impl Lab {
             let state = status.and_then(|s| s["state"].as_str()).unwrap_or("absent");
             let user_stopped = status.is_some_and(|s| s["user_stopped"] == true);
             let reason = status.and_then(|s| s["last_reason"].as_str()).unwrap_or("");
-            let running_containers = podman::containers(app)
-                .map(|cs| cs.iter().filter(|c| c.running).count())
-                .unwrap_or_default();
+            let containers = podman::containers(app).unwrap_or_default();
+            let running_containers = containers.iter().filter(|c| c.running).count();
             let holds = match want {
-                Want::Running => state == "running" && running_containers > 0,
-                Want::Stopped if running_containers == 0 => {
-                    self.seen_stopped().insert(app);
-                    state == "stopped" && user_stopped
+                // Every container: the app's own and its companions.
+                Want::Running => {
+                    state == "running"
+                        && running_containers > 0
+                        && running_containers == containers.len()
                 }
-                Want::Stopped => false,
+                Want::Stopped => {
+                    let stopped = state == "stopped" && user_stopped && running_containers == 0;
+                    if stopped {
+                        self.seen_stopped().insert(app);
+                    }
+                    stopped
+                }
                 Want::Absent => state == "absent" && running_containers == 0,
             };
             if !holds {

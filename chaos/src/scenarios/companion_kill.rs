@@ -3,8 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use crate::lab::Lab;
 use crate::podman;
 use crate::wait::until;
@@ -29,14 +27,7 @@ pub async fn run(lab: &mut Lab, iteration: u32) -> Result<Duration, String> {
         if !back {
             return Err("no running companion container yet".to_string());
         }
-        let list = lab.call("container.list", json!({})).await?;
-        let companions = list["apps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|s| s["id"] == APP)
-            .map(|s| s["companions"].clone())
-            .unwrap_or_default();
+        let companions = lab.status_of(APP).await?["companions"].clone();
         let running = companions
             .as_array()
             .is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c["state"] == "running"));

@@ -71,14 +71,11 @@ pub async fn run(lab: &mut Lab) -> Result<Duration, String> {
 }
 
 async fn last_reason(lab: &Lab) -> Result<String, String> {
-    let list = lab.call("container.list", json!({})).await?;
-    list["apps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s["id"] == DATA_APP)
-        .and_then(|s| s["last_reason"].as_str().map(str::to_string))
-        .ok_or_else(|| format!("{DATA_APP} has no status: {list}"))
+    let status = lab.status_of(DATA_APP).await?;
+    Ok(status["last_reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
 }
 
 /// The loss is in the app's event journal, where `archy events` shows it.
