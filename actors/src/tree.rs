@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use archy_apps::Manifest;
 use archy_runtime::SharedRuntime;
+use ractor::rpc::CallResult;
 use ractor::{call_t, ActorCell, ActorRef};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -390,15 +391,23 @@ impl Archy {
         };
         if wait {
             ask(&actor, app, message).await?;
-        } else {
-            actor
-                .cast(message(None))
-                .map_err(|e| AppError::Unreachable {
-                    app: app.into(),
-                    reason: e.to_string(),
-                })?;
+            return Ok(());
         }
-        Ok(())
+        // Not the end, but the acceptance: a word that could not be
+        // recorded is refused here, not lost.
+        let accept = |reply| AppMsg::Accept { request: op, reply };
+        let unreachable = |reason: String| AppError::Unreachable {
+            app: app.into(),
+            reason,
+        };
+        match actor
+            .call(accept, Some(Duration::from_millis(SUPERVISOR_CALL_MS)))
+            .await
+        {
+            Ok(CallResult::Success(accepted)) => Ok(accepted?),
+            Ok(other) => Err(unreachable(format!("{other:?}")).into()),
+            Err(e) => Err(unreachable(e.to_string()).into()),
+        }
     }
 
     /// Wait until the tree ends: `Clean` after [`Archy::shutdown`], or

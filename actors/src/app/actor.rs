@@ -21,6 +21,7 @@ use super::state::{allowed, AppState, OpKind, StateKind};
 use super::task::OwnedTask;
 use crate::status::{now_ms, AppStatus, Health, Transition};
 use crate::store::{self, DesiredApp, RestartDecision, RestartPolicy, StoreError};
+use crate::tree::Request;
 
 /// How long to wait before looking at the containers again when the engine
 /// could not be asked at the actor's start.
@@ -48,6 +49,14 @@ pub enum AppMsg {
     Uninstall {
         purge: bool,
         reply: Option<Reply>,
+    },
+    /// A user's request answered once accepted (the user's word persisted,
+    /// the operation queued), not once finished: `Err` when it cannot be
+    /// recorded (say the disk is full), so nobody is told "ok" for a word
+    /// that was lost.
+    Accept {
+        request: Request,
+        reply: Reply,
     },
     /// Answered at once from the actor's state, never behind an operation.
     Status(RpcReplyPort<AppStatus>),
@@ -273,6 +282,9 @@ impl Actor for AppActor {
             AppMsg::Stop { reply } => state.request(Op::Stop, reply),
             AppMsg::Restart { reply } => state.request(Op::Restart, reply),
             AppMsg::Uninstall { purge, reply } => state.request(Op::Uninstall { purge }, reply),
+            AppMsg::Accept { request, reply } => {
+                let _ = reply.send(state.take_request(op_of(request), None));
+            }
             AppMsg::Status(reply) => {
                 let _ = reply.send(state.status.clone());
             }
@@ -331,28 +343,36 @@ impl AppActorState {
     /// accepted, else record the user's word and queue it (uninstall first
     /// cancels an install or heal in flight).
     fn request(&mut self, op: Op, reply: Option<Reply>) {
+        // A refusal is answered to `reply`: nothing more to do with it here.
+        let _ = self.take_request(op, reply);
+    }
+
+    /// [`Self::request`], saying whether it was accepted (or joined).
+    fn take_request(&mut self, op: Op, reply: Option<Reply>) -> Result<(), AppError> {
         // Joining an older request would let a later, conflicting one win.
         if let Some(queued) = self.queue.back_mut().filter(|q| q.op == op) {
             queued.waiters.extend(reply);
-            return;
+            return Ok(());
         }
         if let Some(current) = self.current.as_mut().filter(|c| c.op == op) {
             if self.queue.is_empty() {
                 current.waiters.extend(reply);
-                return;
+                return Ok(());
             }
         }
+        let app = self.app().to_string();
         let needs_install = !matches!(op, Op::Install | Op::Uninstall { .. });
-        if needs_install && !self.desired.installed {
-            let app = self.app().to_string();
-            answer(reply, Err(AppError::NotInstalled { app }));
-            return;
-        }
-        if let Err(e) = self.accept(op) {
-            let app = self.app().to_string();
-            let reason = e.to_string();
-            answer(reply, Err(AppError::Store { app, reason }));
-            return;
+        let refused = if needs_install && !self.desired.installed {
+            Some(AppError::NotInstalled { app })
+        } else {
+            self.accept(op).err().map(|e| AppError::Store {
+                app,
+                reason: e.to_string(),
+            })
+        };
+        if let Some(refused) = refused {
+            answer(reply, Err(refused.clone()));
+            return Err(refused);
         }
         // The user acted: a pending crash restart is superseded.
         self.timer = None;
@@ -364,6 +384,7 @@ impl AppActorState {
             waiters: reply.into_iter().collect(),
         });
         self.pump();
+        Ok(())
     }
 
     /// Persist what the user asked for before any engine call, so a crash
@@ -1076,6 +1097,16 @@ fn restart_policy(manifest: &Manifest, daemon: &RestartPolicy) -> RestartPolicy 
         initial_backoff: Duration::from_secs(restart.backoff.initial_secs),
         max_backoff: Duration::from_secs(restart.backoff.max_secs),
         stability_reset: daemon.stability_reset,
+    }
+}
+
+fn op_of(request: Request) -> Op {
+    match request {
+        Request::Install => Op::Install,
+        Request::Start => Op::Start,
+        Request::Stop => Op::Stop,
+        Request::Restart => Op::Restart,
+        Request::Uninstall { purge } => Op::Uninstall { purge },
     }
 }
 
