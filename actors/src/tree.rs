@@ -370,7 +370,8 @@ impl Archy {
         Ok(())
     }
 
-    /// Send a lifecycle request; with `wait`, return when it has finished.
+    /// Send a lifecycle request; with `wait`, return when it has finished,
+    /// else once it is accepted (the user's word persisted, or refused).
     pub async fn request(&self, app: &str, op: Request, wait: bool) -> Result<(), TreeError> {
         let actor = match op {
             // A plain uninstall ends the actor but keeps the data: a later
