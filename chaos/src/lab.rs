@@ -165,8 +165,11 @@ impl Lab {
         }
         for app in RUNNING.iter().chain(STOPPED) {
             // Only where missing: installing starts a stopped app.
-            let status = self.status_of(app).await;
-            if status.is_err() || status.is_ok_and(|s| s["state"] == "absent") {
+            let missing = self
+                .status_of(app)
+                .await
+                .map_or(true, |s| s["state"] == "absent");
+            if missing {
                 self.call("package.install", json!({"id": app})).await?;
             }
         }
