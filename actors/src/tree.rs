@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use archy_apps::Manifest;
 use archy_runtime::{InstanceScoped, SharedRuntime};
+use ractor::rpc::CallResult;
 use ractor::{call_t, ActorCell, ActorRef};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -376,7 +377,8 @@ impl Archy {
         Ok(())
     }
 
-    /// Send a lifecycle request; with `wait`, return when it has finished.
+    /// Send a lifecycle request; with `wait`, return when it has finished,
+    /// else once it is accepted (the user's word persisted, or refused).
     pub async fn request(&self, app: &str, op: Request, wait: bool) -> Result<(), TreeError> {
         let actor = match op {
             // A plain uninstall ends the actor but keeps the data: a later
@@ -397,15 +399,23 @@ impl Archy {
         };
         if wait {
             ask(&actor, app, message).await?;
-        } else {
-            actor
-                .cast(message(None))
-                .map_err(|e| AppError::Unreachable {
-                    app: app.into(),
-                    reason: e.to_string(),
-                })?;
+            return Ok(());
         }
-        Ok(())
+        // Not the end, but the acceptance: a word that could not be
+        // recorded is refused here, not lost.
+        let accept = |reply| AppMsg::Accept { request: op, reply };
+        let unreachable = |reason: String| AppError::Unreachable {
+            app: app.into(),
+            reason,
+        };
+        match actor
+            .call(accept, Some(Duration::from_millis(SUPERVISOR_CALL_MS)))
+            .await
+        {
+            Ok(CallResult::Success(accepted)) => Ok(accepted?),
+            Ok(other) => Err(unreachable(format!("{other:?}")).into()),
+            Err(e) => Err(unreachable(e.to_string()).into()),
+        }
     }
 
     /// Wait until the tree ends: `Clean` after [`Archy::shutdown`], or

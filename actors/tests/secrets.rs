@@ -257,6 +257,47 @@ async fn an_untouched_derived_file_causes_no_restart() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_secret_deleted_under_a_running_app_with_data_is_reported_once_and_the_app_kept() {
+    let h = Harness::new();
+    let m = vault(&h, "vault10", false);
+    let actor = h.installed(&m).await;
+    fs::write(data_root(&h, "vault10").join("db/PG_VERSION"), "16").unwrap();
+    let file = secret_file(&h, "vault10", "pw");
+    let value = fs::read_to_string(&file).unwrap();
+    fs::remove_file(&file).unwrap();
+    h.mock.reset_calls();
+
+    pass(&h, &actor).await;
+    pass(&h, &actor).await;
+    let missing = |reason: &str| reason.contains("is now missing") && reason.contains("restore");
+    let said: Vec<_> = h
+        .env
+        .journal
+        .recent(None, None, 1000)
+        .into_iter()
+        .filter(|e| e.app == "vault10" && missing(&e.reason))
+        .collect();
+    assert_eq!(said.len(), 1, "reported once, not on every pass: {said:?}");
+    let lost = status(&actor).await;
+    assert_eq!(lost.state, AppState::Running);
+    assert!(missing(&lost.reason), "{}", lost.reason);
+    assert!(
+        !file.exists(),
+        "a secret was regenerated under existing data"
+    );
+    assert_eq!(h.mock.calls(Op::Stop), 0);
+    assert_eq!(h.mock.container("archy-vault10").unwrap().start_count, 1);
+
+    fs::write(&file, &value).unwrap();
+    pass(&h, &actor).await;
+    let back = status(&actor).await;
+    assert_eq!(
+        (back.state, back.reason.as_str()),
+        (AppState::Running, "its missing secret is back")
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_restart_request_keeps_the_secret() {
     let h = Harness::new();
     let m = vault(&h, "vault9", true);

@@ -448,6 +448,41 @@ async fn an_uninstalled_app_can_be_installed_again() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_request_whose_word_cannot_be_recorded_is_refused_not_answered_ok() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["unsaved"]);
+    let archy = boot(tmp.path(), &mock, &["unsaved"]).await;
+    archy
+        .request("unsaved", Request::Install, true)
+        .await
+        .unwrap();
+    // The desired-state file cannot be replaced: as on a full disk, even
+    // for root (a rename onto a non-empty directory fails).
+    let desired = tmp.path().join("apps/unsaved.json");
+    std::fs::remove_file(&desired).unwrap();
+    std::fs::create_dir_all(desired.join("in-the-way")).unwrap();
+    mock.reset_calls();
+
+    let refused = archy
+        .request("unsaved", Request::Stop, false)
+        .await
+        .unwrap_err()
+        .to_string();
+
+    assert!(
+        refused.contains("cannot record your request") && refused.contains("unsaved.json"),
+        "{refused}"
+    );
+    let status = archy.board().get("unsaved").unwrap();
+    assert_eq!(
+        (status.state, status.user_stopped),
+        (AppState::Running, false)
+    );
+    assert_eq!(mock.calls(Op::Stop), 0);
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_killed_actor_is_restarted_by_its_supervisor_and_adopts_its_container() {
     let tmp = tempfile::tempdir().unwrap();
     let mock = engine(&["victim"]);

@@ -60,6 +60,12 @@ impl EngineService {
             .is_ok_and(|s| s.success())
     }
 
+    /// Delete the socket file: the service keeps running, nobody can connect.
+    pub fn remove_socket(&self) -> Result<(), String> {
+        std::fs::remove_file(&self.socket)
+            .map_err(|e| format!("cannot delete {}: {e}", self.socket.display()))
+    }
+
     /// SIGKILL the service, as a crashed or upgraded engine.
     pub fn kill(&mut self) {
         if let Some(mut process) = self.process.take() {

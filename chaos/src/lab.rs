@@ -15,14 +15,23 @@ use tokio::time::Instant;
 use crate::engine::EngineService;
 use crate::podman;
 use crate::rpc::{counter_sum, Rpc};
+use crate::state_fs::StateFs;
 use crate::wait::until;
 
 /// The fleet: two apps the user wants running (one with data), one the user stopped.
 pub const RUNNING: &[&str] = &["demo-db", "demo-web"];
 pub const STOPPED: &[&str] = &["demo-api"];
 /// The app whose data dir carries the marker file.
-const DATA_APP: &str = "demo-db";
+pub const DATA_APP: &str = "demo-db";
 const MARKER: &str = "db/chaos-marker";
+/// The generated secret the lab's copy of demo-db declares and uses.
+pub const DATA_APP_SECRET: &str = "db-password";
+/// The daemon's reconcile and companion period in the lab: short, so a
+/// recovery that waits for a pass does not dominate the run.
+const RECONCILE_INTERVAL_SECS: &str = "5";
+/// How the product words a failed operation it will retry by itself (the
+/// engine was unreachable): not terminal, so not a violation.
+const RETRYING: &str = "trying again in";
 
 const DAEMON_ANSWERS_WITHIN: Duration = Duration::from_secs(30);
 const SIGTERM_GRACE: Duration = Duration::from_secs(30);
@@ -46,6 +55,8 @@ pub struct Lab {
     /// Dropped last: the daemon and engine go first.
     _root: tempfile::TempDir,
     pub state_dir: PathBuf,
+    /// The tmpfs under `state_dir`; unmounted after the containers are gone.
+    state_fs: Option<StateFs>,
     paths: Paths,
     addr: SocketAddr,
     log: PathBuf,
@@ -85,8 +96,11 @@ impl Lab {
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?;
         paths.catalog = private_catalog(&paths.catalog, root.path())?;
+        let state_dir = root.path().join("state");
+        let state_fs = StateFs::mount(&state_dir)?;
         let mut lab = Lab {
-            state_dir: root.path().join("state"),
+            state_dir,
+            state_fs: Some(state_fs),
             // Outside the temp dir: it must outlive the run for a post-mortem.
             log,
             _root: root,
@@ -150,8 +164,14 @@ impl Lab {
             self.start_daemon().await?;
         }
         for app in RUNNING.iter().chain(STOPPED) {
-            // Already installed is fine: the start or stop below decides.
-            let _ = self.call("package.install", json!({"id": app})).await;
+            // Only where missing: installing starts a stopped app.
+            let missing = self
+                .status_of(app)
+                .await
+                .map_or(true, |s| s["state"] == "absent");
+            if missing {
+                self.call("package.install", json!({"id": app})).await?;
+            }
         }
         for (app, method, want) in RUNNING
             .iter()
@@ -198,6 +218,8 @@ impl Lab {
             .arg("--listen")
             .arg(self.addr.to_string())
             .arg("--debug-rpc")
+            .arg("--reconcile-interval-secs")
+            .arg(RECONCILE_INTERVAL_SECS)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log)
@@ -226,6 +248,8 @@ impl Lab {
         .await;
         self.daemon = Some(child.into_inner().unwrap_or_else(PoisonError::into_inner));
         self.rpc = Some(answered??);
+        // A new daemon process: the root's restart budget starts afresh.
+        self.last_root_kill = None;
         Ok(())
     }
 
@@ -284,6 +308,18 @@ impl Lab {
             .call(method, params)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    /// `app`'s entry in `container.list`.
+    pub async fn status_of(&self, app: &str) -> Result<Value, String> {
+        let list = self.call("container.list", json!({})).await?;
+        list["apps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["id"] == app)
+            .cloned()
+            .ok_or_else(|| format!("{app} is not in container.list"))
     }
 
     /// A counter summed over its series, from the daemon's `/metrics`.
@@ -348,12 +384,21 @@ impl Lab {
         if self.marker_written && !self.marker_path().exists() {
             return Check::Violated(format!("{} vanished", self.marker_path().display()));
         }
+        if let Some(broken) = unparsable_json(&self.state_dir) {
+            return Check::Violated(broken);
+        }
         let list = match self.call("container.list", json!({})).await {
             Ok(list) => list,
             Err(e) => return Check::Pending(format!("RPC: {e}")),
         };
         let statuses = list["apps"].as_array().cloned().unwrap_or_default();
-        if let Some(failed) = statuses.iter().find(|s| s["state"] == "failed") {
+        let terminal = |s: &&Value| {
+            s["state"] == "failed"
+                && !s["last_reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains(RETRYING))
+        };
+        if let Some(failed) = statuses.iter().find(terminal) {
             return Check::Violated(format!(
                 "{} failed: {}",
                 failed["id"], failed["last_reason"]
@@ -368,16 +413,22 @@ impl Lab {
             let state = status.and_then(|s| s["state"].as_str()).unwrap_or("absent");
             let user_stopped = status.is_some_and(|s| s["user_stopped"] == true);
             let reason = status.and_then(|s| s["last_reason"].as_str()).unwrap_or("");
-            let running_containers = podman::containers(app)
-                .map(|cs| cs.iter().filter(|c| c.running).count())
-                .unwrap_or_default();
+            let containers = podman::containers(app).unwrap_or_default();
+            let running_containers = containers.iter().filter(|c| c.running).count();
             let holds = match want {
-                Want::Running => state == "running" && running_containers > 0,
-                Want::Stopped if running_containers == 0 => {
-                    self.seen_stopped().insert(app);
-                    state == "stopped" && user_stopped
+                // Every container: the app's own and its companions.
+                Want::Running => {
+                    state == "running"
+                        && running_containers > 0
+                        && running_containers == containers.len()
                 }
-                Want::Stopped => false,
+                Want::Stopped => {
+                    let stopped = state == "stopped" && user_stopped && running_containers == 0;
+                    if stopped {
+                        self.seen_stopped().insert(app);
+                    }
+                    stopped
+                }
                 Want::Absent => state == "absent" && running_containers == 0,
             };
             if !holds {
@@ -409,8 +460,11 @@ fn private_catalog(catalog: &Path, root: &Path) -> Result<PathBuf, String> {
         let manifest = private.join(app).join("manifest.yml");
         let text = std::fs::read_to_string(&manifest)
             .map_err(|e| format!("{}: {e}", manifest.display()))?;
-        std::fs::write(&manifest, text.replace("host: 18", "host: 38"))
-            .map_err(|e| format!("{}: {e}", manifest.display()))?;
+        let mut text = text.replace("host: 18", "host: 38");
+        if *app == DATA_APP {
+            text = with_generated_secret(&text)?;
+        }
+        std::fs::write(&manifest, text).map_err(|e| format!("{}: {e}", manifest.display()))?;
     }
     // Companion build contexts are named relative to the catalog.
     let companions = std::path::absolute(catalog.join("../../companions"))
@@ -418,6 +472,43 @@ fn private_catalog(catalog: &Path, root: &Path) -> Result<PathBuf, String> {
     std::os::unix::fs::symlink(companions, root.join("companions"))
         .map_err(|e| format!("companions link: {e}"))?;
     Ok(private)
+}
+
+/// The data app's manifest declaring a generated password its container
+/// uses, as a real database's does (the delete-secret-file scenario).
+fn with_generated_secret(manifest: &str) -> Result<String, String> {
+    let secret = format!(
+        "generated_secrets:\n  - {{ name: {DATA_APP_SECRET}, kind: password }}\n\
+         container:\n  env:\n    DB_PASSWORD: ${{secret:{DATA_APP_SECRET}}}\n"
+    );
+    if !manifest.contains("\ncontainer:\n") || manifest.contains("generated_secrets") {
+        return Err(format!(
+            "{DATA_APP}'s manifest changed shape; update the lab's secret"
+        ));
+    }
+    Ok(manifest.replacen("\ncontainer:\n", &format!("\n{secret}"), 1))
+}
+
+/// The first `*.json` under `dir` that does not parse: a state file written
+/// half (invariant: writes are atomic, whatever the disk does).
+pub fn unparsable_json(dir: &Path) -> Option<String> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries.flatten().find_map(|entry| {
+        let path = entry.path();
+        if path.is_dir() {
+            // App data belongs to the apps, not to Archy.
+            return (entry.file_name() != "data")
+                .then(|| unparsable_json(&path))
+                .flatten();
+        }
+        if path.extension()? != "json" {
+            return None;
+        }
+        let text = std::fs::read(&path).ok()?;
+        serde_json::from_slice::<Value>(&text)
+            .err()
+            .map(|e| format!("{} does not parse: {e}", path.display()))
+    })
 }
 
 impl Drop for Lab {
@@ -428,5 +519,7 @@ impl Drop for Lab {
                 eprintln!("chaos: clean-up: {e}");
             }
         }
+        // The containers bound directories on it: unmount only now.
+        drop(self.state_fs.take());
     }
 }

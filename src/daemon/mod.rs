@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use archy_actors::reconciler::ReconcilerConfig;
 use archy_actors::registry::{parse_public_key, SignedCatalogConfig};
 use archy_actors::tree::{Archy, Exit, TreeConfig};
 use archy_rpc::{Gateway, GatewayConfig};
@@ -66,6 +67,11 @@ pub struct ServeArgs {
     /// the install (failsafe). Default: 5. Shorter windows make test gates faster.
     #[arg(long, value_name = "SECS")]
     pub verify_window_secs: Option<f64>,
+    /// Seconds between the reconciler's level-triggered passes and between
+    /// each companion's passes: the longest a missed event or a deleted
+    /// companion goes unnoticed. Default: 30. Shorter makes test labs faster.
+    #[arg(long, value_name = "SECS")]
+    pub reconcile_interval_secs: Option<f64>,
 }
 
 /// `state_dir` is the global `--state-dir`: desired state, journal, secrets
@@ -105,14 +111,9 @@ async fn serve(args: ServeArgs, state_dir: PathBuf) -> ExitCode {
 
     let mut config = TreeConfig::new(&state_dir);
     config.registry.dirs = args.catalogs.clone();
-    if let Some(secs) = args.verify_window_secs {
-        config.app.verify_window = match Duration::try_from_secs_f64(secs) {
-            Ok(window) => window,
-            Err(e) => {
-                tracing::error!("--verify-window-secs {secs}: {e}");
-                return ExitCode::from(EXIT_CANNOT_START);
-            }
-        };
+    if let Err(message) = apply_timing_flags(&args, &mut config) {
+        tracing::error!("{message}");
+        return ExitCode::from(EXIT_CANNOT_START);
     }
     config.registry.signed = match signed_catalog(&args) {
         Ok(signed) => signed,
@@ -174,6 +175,26 @@ async fn serve(args: ServeArgs, state_dir: PathBuf) -> ExitCode {
     }
 }
 
+/// `--verify-window-secs` and `--reconcile-interval-secs` into the tree's
+/// configuration.
+fn apply_timing_flags(args: &ServeArgs, config: &mut TreeConfig) -> Result<(), String> {
+    let duration = |flag: &str, secs: f64| {
+        Duration::try_from_secs_f64(secs).map_err(|e| format!("{flag} {secs}: {e}"))
+    };
+    if let Some(secs) = args.verify_window_secs {
+        config.app.verify_window = duration("--verify-window-secs", secs)?;
+    }
+    if let Some(secs) = args.reconcile_interval_secs {
+        let period = duration("--reconcile-interval-secs", secs)?;
+        if period.is_zero() {
+            return Err("--reconcile-interval-secs must be more than 0".into());
+        }
+        config.reconciler = ReconcilerConfig::every(period);
+        config.companions.period = period;
+    }
+    Ok(())
+}
+
 /// `--signed-catalog` with its `--catalog-key`, both or neither.
 fn signed_catalog(args: &ServeArgs) -> Result<Option<SignedCatalogConfig>, String> {
     match (&args.signed_catalog, &args.catalog_key) {
@@ -211,4 +232,53 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_target(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn serve_args(flags: &[&str]) -> ServeArgs {
+        let argv = ["archy", "serve"].iter().chain(flags);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Serve(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_reconcile_interval_paces_the_reconciler_and_the_companions() {
+        let mut config = TreeConfig::new("/state");
+        apply_timing_flags(
+            &serve_args(&["--reconcile-interval-secs", "2.5"]),
+            &mut config,
+        )
+        .unwrap();
+        let period = Duration::from_millis(2500);
+        assert_eq!(config.reconciler.period, period);
+        assert_eq!(config.reconciler.pass_deadline, period / 2);
+        assert_eq!(config.companions.period, period);
+    }
+
+    #[test]
+    fn without_timing_flags_the_defaults_stay() {
+        let mut config = TreeConfig::new("/state");
+        apply_timing_flags(&serve_args(&[]), &mut config).unwrap();
+        assert_eq!(config.reconciler.period, Duration::from_secs(30));
+        assert_eq!(config.companions.period, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_zero_reconcile_interval_is_refused() {
+        let mut config = TreeConfig::new("/state");
+        let error = apply_timing_flags(
+            &serve_args(&["--reconcile-interval-secs", "0"]),
+            &mut config,
+        )
+        .unwrap_err();
+        assert!(error.contains("more than 0"), "{error}");
+    }
 }

@@ -21,6 +21,7 @@ use super::state::{allowed, AppState, OpKind, StateKind};
 use super::task::OwnedTask;
 use crate::status::{now_ms, AppStatus, Health, Transition};
 use crate::store::{self, DesiredApp, RestartDecision, RestartPolicy, StoreError};
+use crate::tree::Request;
 
 /// How long to wait before looking at the containers again when the engine
 /// could not be asked at the actor's start.
@@ -48,6 +49,14 @@ pub enum AppMsg {
     Uninstall {
         purge: bool,
         reply: Option<Reply>,
+    },
+    /// A user's request answered once accepted (the user's word persisted,
+    /// the operation queued), not once finished: `Err` when it cannot be
+    /// recorded (say the disk is full), so nobody is told "ok" for a word
+    /// that was lost.
+    Accept {
+        request: Request,
+        reply: Reply,
     },
     /// Answered at once from the actor's state, never behind an operation.
     Status(RpcReplyPort<AppStatus>),
@@ -207,6 +216,9 @@ pub struct AppActorState {
     dependency_watch: Option<OwnedTask>,
     /// The engine could not be asked at start: adoption is tried again.
     adopt_retry: Option<OwnedTask>,
+    /// Why a generated secret is missing under the running app, as last
+    /// reported (said once, not on every look).
+    lost_secret: Option<String>,
     next_id: u64,
 }
 
@@ -244,6 +256,7 @@ impl Actor for AppActor {
             timer: None,
             dependency_watch: None,
             adopt_retry: None,
+            lost_secret: None,
             next_id: 1,
         })
     }
@@ -269,6 +282,9 @@ impl Actor for AppActor {
             AppMsg::Stop { reply } => state.request(Op::Stop, reply),
             AppMsg::Restart { reply } => state.request(Op::Restart, reply),
             AppMsg::Uninstall { purge, reply } => state.request(Op::Uninstall { purge }, reply),
+            AppMsg::Accept { request, reply } => {
+                let _ = reply.send(state.take_request(op_of(request), None));
+            }
             AppMsg::Status(reply) => {
                 let _ = reply.send(state.status.clone());
             }
@@ -327,28 +343,36 @@ impl AppActorState {
     /// accepted, else record the user's word and queue it (uninstall first
     /// cancels an install or heal in flight).
     fn request(&mut self, op: Op, reply: Option<Reply>) {
+        // A refusal is answered to `reply`: nothing more to do with it here.
+        let _ = self.take_request(op, reply);
+    }
+
+    /// [`Self::request`], saying whether it was accepted (or joined).
+    fn take_request(&mut self, op: Op, reply: Option<Reply>) -> Result<(), AppError> {
         // Joining an older request would let a later, conflicting one win.
         if let Some(queued) = self.queue.back_mut().filter(|q| q.op == op) {
             queued.waiters.extend(reply);
-            return;
+            return Ok(());
         }
         if let Some(current) = self.current.as_mut().filter(|c| c.op == op) {
             if self.queue.is_empty() {
                 current.waiters.extend(reply);
-                return;
+                return Ok(());
             }
         }
+        let app = self.app().to_string();
         let needs_install = !matches!(op, Op::Install | Op::Uninstall { .. });
-        if needs_install && !self.desired.installed {
-            let app = self.app().to_string();
-            answer(reply, Err(AppError::NotInstalled { app }));
-            return;
-        }
-        if let Err(e) = self.accept(op) {
-            let app = self.app().to_string();
-            let reason = e.to_string();
-            answer(reply, Err(AppError::Store { app, reason }));
-            return;
+        let refused = if needs_install && !self.desired.installed {
+            Some(AppError::NotInstalled { app })
+        } else {
+            self.accept(op).err().map(|e| AppError::Store {
+                app,
+                reason: e.to_string(),
+            })
+        };
+        if let Some(refused) = refused {
+            answer(reply, Err(refused.clone()));
+            return Err(refused);
         }
         // The user acted: a pending crash restart is superseded.
         self.timer = None;
@@ -360,6 +384,7 @@ impl AppActorState {
             waiters: reply.into_iter().collect(),
         });
         self.pump();
+        Ok(())
     }
 
     /// Persist what the user asked for before any engine call, so a crash
@@ -597,6 +622,7 @@ impl AppActorState {
         if !self.watching() {
             return;
         }
+        self.report_lost_secret();
         if self.derived_files_changed() {
             tracing::info!(app = %self.app(), "a derived config file was rewritten; restarting");
             return self.enqueue(Op::Restart);
@@ -638,6 +664,31 @@ impl AppActorState {
             self.status.containers = ids;
             self.env.board.set(self.status.clone());
         }
+    }
+
+    /// A generated secret deleted under the running app is never generated
+    /// again (its data was initialised with it) and the app keeps running:
+    /// say so in its status and journal once, and once more when it is back.
+    fn report_lost_secret(&mut self) {
+        let lost = self
+            .env
+            .secrets
+            .check_kept(&self.manifest)
+            .err()
+            .map(|e| e.to_string());
+        if lost == self.lost_secret {
+            return;
+        }
+        let reason = match &lost {
+            Some(reason) => {
+                tracing::error!(app = %self.app(), %reason, "a generated secret is missing");
+                reason.clone()
+            }
+            None => "its missing secret is back".to_string(),
+        };
+        self.lost_secret = lost;
+        let state = self.status.state.clone();
+        self.record(state.clone(), state, reason, now_ms());
     }
 
     /// Rewrite derived config files someone edited or deleted; whether one
@@ -1051,6 +1102,16 @@ fn restart_policy(manifest: &Manifest, daemon: &RestartPolicy) -> RestartPolicy 
         initial_backoff: Duration::from_secs(restart.backoff.initial_secs),
         max_backoff: Duration::from_secs(restart.backoff.max_secs),
         stability_reset: daemon.stability_reset,
+    }
+}
+
+fn op_of(request: Request) -> Op {
+    match request {
+        Request::Install => Op::Install,
+        Request::Start => Op::Start,
+        Request::Stop => Op::Stop,
+        Request::Restart => Op::Restart,
+        Request::Uninstall { purge } => Op::Uninstall { purge },
     }
 }
 

@@ -78,6 +78,12 @@ pub trait SecretSource: Send + Sync {
     fn ensure(&self, manifest: &Manifest) -> Result<(), SecretError>;
     /// Delete every secret of `app` (purge). Nothing to delete is fine.
     fn purge(&self, app: &str) -> Result<(), SecretError>;
+    /// `Err(MissingWithData)` when a secret generated once is gone while the
+    /// app's data exists; generates nothing. Sources that cannot lose a
+    /// secret (fixed values, placeholders) have nothing to report.
+    fn check_kept(&self, _manifest: &Manifest) -> Result<(), SecretError> {
+        Ok(())
+    }
 }
 
 /// `text` with every secret placeholder filled in; the result is itself a
@@ -124,6 +130,10 @@ impl SecretSource for Providers<'_> {
     fn purge(&self, app: &str) -> Result<(), SecretError> {
         self.secrets.purge(app)
     }
+
+    fn check_kept(&self, manifest: &Manifest) -> Result<(), SecretError> {
+        self.secrets.check_kept(manifest)
+    }
 }
 
 /// Secrets as files: `<root>/<app>/<name>`, one value per file.
@@ -166,24 +176,10 @@ impl SecretSource for FileSecrets {
         if manifest.generated_secrets.is_empty() {
             return Ok(());
         }
+        self.check_kept(manifest)?;
         let app = &manifest.id;
         let dir = self.app_dir(app);
-        let data = self.data_dir.join(app);
         let ledger = Ledger::read(&dir);
-        if let Some(missing) = manifest
-            .generated_secrets
-            .iter()
-            .find(|s| !dir.join(&s.name).exists() && ledger.may_have_had(&s.name))
-        {
-            if holds_files(&data) {
-                return Err(SecretError::MissingWithData {
-                    app: app.clone(),
-                    name: missing.name.clone(),
-                    path: dir.join(&missing.name),
-                    data,
-                });
-            }
-        }
         create_private_dir(&dir)?;
         repair_mode(&dir, DIR_MODE)?;
         for secret in &manifest.generated_secrets {
@@ -199,6 +195,29 @@ impl SecretSource for FileSecrets {
         }
         ledger.record(&dir, manifest.generated_secrets.iter().map(|s| &s.name))?;
         Ok(())
+    }
+
+    fn check_kept(&self, manifest: &Manifest) -> Result<(), SecretError> {
+        if manifest.generated_secrets.is_empty() {
+            return Ok(());
+        }
+        let app = &manifest.id;
+        let dir = self.app_dir(app);
+        let data = self.data_dir.join(app);
+        let ledger = Ledger::read(&dir);
+        match manifest
+            .generated_secrets
+            .iter()
+            .find(|s| !dir.join(&s.name).exists() && ledger.may_have_had(&s.name))
+        {
+            Some(missing) if holds_files(&data) => Err(SecretError::MissingWithData {
+                app: app.clone(),
+                name: missing.name.clone(),
+                path: dir.join(&missing.name),
+                data,
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn purge(&self, app: &str) -> Result<(), SecretError> {
@@ -357,6 +376,42 @@ container:
         let first = secrets.get("vault", "pw").unwrap();
         secrets.ensure(&manifest()).unwrap();
         assert_eq!(secrets.get("vault", "pw").unwrap(), first);
+    }
+
+    #[test]
+    fn check_kept_reports_a_lost_secret_of_an_app_with_data_and_generates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let secrets = FileSecrets::new(dir.path().join("secrets"), &data);
+        secrets.ensure(&manifest()).unwrap();
+        secrets.check_kept(&manifest()).unwrap();
+        fs::create_dir_all(data.join("vault")).unwrap();
+        fs::write(data.join("vault/db"), "initialised").unwrap();
+        fs::remove_file(secrets.app_dir("vault").join("pw")).unwrap();
+
+        let err = secrets.check_kept(&manifest()).unwrap_err();
+        assert!(
+            matches!(&err, SecretError::MissingWithData { name, .. } if name == "pw"),
+            "{err}"
+        );
+        assert!(
+            secrets.get("vault", "pw").is_none(),
+            "checking regenerated it"
+        );
+        assert!(secrets.ensure(&manifest()).is_err());
+        assert!(
+            secrets.get("vault", "pw").is_none(),
+            "ensure regenerated it"
+        );
+    }
+
+    #[test]
+    fn check_kept_lets_a_lost_secret_of_an_app_without_data_be_generated_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = FileSecrets::new(dir.path().join("secrets"), dir.path().join("data"));
+        secrets.ensure(&manifest()).unwrap();
+        fs::remove_file(secrets.app_dir("vault").join("pw")).unwrap();
+        secrets.check_kept(&manifest()).unwrap();
     }
 
     #[test]

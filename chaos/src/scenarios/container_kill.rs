@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::lab::Lab;
 use crate::podman;
 
@@ -33,12 +31,7 @@ pub async fn kill_and_converge(lab: &Lab) -> Result<Duration, String> {
 }
 
 async fn restart_count(lab: &Lab) -> Result<u64, String> {
-    let list = lab.call("container.list", json!({})).await?;
-    list["apps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s["id"] == APP)
-        .and_then(|s| s["restart_count"].as_u64())
-        .ok_or_else(|| format!("{APP} is not in container.list"))
+    lab.status_of(APP).await?["restart_count"]
+        .as_u64()
+        .ok_or_else(|| format!("{APP} has no restart_count"))
 }
