@@ -8,7 +8,8 @@ use crate::podman;
 
 pub const CHECKS: &str =
     "the app runs again and the restart is counted (restart_count in container.list grows)";
-/// The first restart backoff plus a start and a health check.
+/// The (immediate) first restart, the verify window and a health check,
+/// with room for a loaded machine.
 const BOUND: Duration = Duration::from_secs(60);
 pub const APP: &str = "demo-web";
 
