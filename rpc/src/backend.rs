@@ -87,6 +87,9 @@ pub enum ErrorKind {
     EngineUnavailable,
     /// The app is in a state that forbids the operation (e.g. install twice).
     Conflict,
+    /// Archy could not record the request in its state directory (disk
+    /// full, read-only): nothing was done.
+    StateUnwritable,
     /// A bug or an unexpected failure inside the daemon.
     Internal,
 }

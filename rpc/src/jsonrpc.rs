@@ -29,6 +29,7 @@ pub enum ErrorCode {
     Unauthorized,
     Conflict,
     LimitExceeded,
+    StateUnwritable,
 }
 
 impl ErrorCode {
@@ -47,6 +48,7 @@ impl ErrorCode {
             Self::Unauthorized => -32006,
             Self::Conflict => -32007,
             Self::LimitExceeded => -32008,
+            Self::StateUnwritable => -32009,
         }
     }
 }
@@ -60,6 +62,7 @@ impl From<ErrorKind> for ErrorCode {
             ErrorKind::DependencyStopped => Self::DependencyStopped,
             ErrorKind::EngineUnavailable => Self::EngineUnavailable,
             ErrorKind::Conflict => Self::Conflict,
+            ErrorKind::StateUnwritable => Self::StateUnwritable,
             ErrorKind::Internal => Self::InternalError,
         }
     }

@@ -419,7 +419,24 @@ fn backend_error(e: TreeError) -> BackendError {
         | TreeError::App(AppError::NotInstalled { .. }) => ErrorKind::NotFound,
         TreeError::App(AppError::Blocked { .. }) => ErrorKind::DependencyStopped,
         TreeError::App(AppError::Refused { .. }) => ErrorKind::Conflict,
+        TreeError::Store(_) | TreeError::App(AppError::Store { .. }) => ErrorKind::StateUnwritable,
         _ => ErrorKind::Internal,
     };
     BackendError::new(kind, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_that_cannot_be_recorded_is_not_called_a_daemon_bug() {
+        let full = TreeError::App(AppError::Store {
+            app: "demo-web".into(),
+            reason: "cannot write state/apps/demo-web.json: No space left on device".into(),
+        });
+        let error = backend_error(full);
+        assert_eq!(error.kind, ErrorKind::StateUnwritable);
+        assert!(error.message.contains("No space left on device"));
+    }
 }

@@ -15,6 +15,8 @@ const BOUND: Duration = Duration::from_secs(60);
 const APP: &str = "demo-web";
 /// The words of an ENOSPC error (`std::io::ErrorKind::StorageFull`).
 const DISK_FULL: &str = "No space left on device";
+/// The JSON-RPC code for "could not record the request" (docs/rpc.md).
+const STATE_UNWRITABLE: &str = "error -32009";
 
 pub async fn run(lab: &mut Lab) -> Result<Duration, String> {
     let filler = lab.state_dir.join("chaos-filler");
@@ -43,7 +45,7 @@ async fn ask_while_full(lab: &mut Lab) -> Result<(), String> {
     ] {
         match lab.call(method, json!({ "id": APP })).await {
             Ok(_) => lab.expect(APP, want),
-            Err(e) if e.contains(DISK_FULL) => {
+            Err(e) if e.contains(DISK_FULL) && e.contains(STATE_UNWRITABLE) => {
                 eprintln!("chaos: on the full disk, {e}");
                 refused += 1;
             }
