@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use archy_actors::app::render::{container_name, named_volumes};
 use archy_actors::app::{AppError, AppState};
+use archy_actors::companions::container_name as companion_container_name;
 use archy_actors::store::{BootKind, StateDir};
 use archy_actors::tree::{Archy, Request, TreeConfig, TreeError};
 use archy_apps::{Catalog, Manifest};
@@ -74,12 +75,18 @@ async fn engine() -> Option<PodmanRuntime> {
 }
 
 /// Every member's container name, in start order.
+/// The app's containers and its companions' (made on their own cadence,
+/// so one may appear after the test's last look).
 fn container_names(manifest: &Manifest) -> Vec<String> {
-    manifest
+    let members = manifest
         .members()
+        .into_iter()
+        .map(|m| container_name(manifest, m.name));
+    let companions = manifest
+        .companions
         .iter()
-        .map(|m| container_name(manifest, m.name))
-        .collect()
+        .map(|c| companion_container_name(&manifest.id, &c.name));
+    members.chain(companions).collect()
 }
 
 /// Removes an app's containers and named volumes (the `archy-` names Archy
