@@ -51,7 +51,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    // Ctrl-C or SIGTERM drops the run, and with it the lab, whose Drop
+    // removes the daemon, the engine service, the demo containers and the
+    // tmpfs: an interrupted run leaves nothing behind.
+    let interruptible = async {
+        tokio::select! {
+            result = run(args) => result,
+            signal = interrupted() => Err(format!("{signal}: run interrupted, lab removed, no report")),
+        }
+    };
+    match runtime.block_on(interruptible) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(failures) => {
             eprintln!("chaos: {failures} failure(s)");
@@ -60,6 +69,20 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("chaos: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+        },
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
         }
     }
 }
