@@ -39,12 +39,13 @@ pub enum RebuildSource {
 }
 
 /// Make sure every app that is installed has a desired-state file, using
-/// one engine list call. Returns what it did.
+/// one engine list call. Returns what it did, and what the list showed (the
+/// app actors adopt from it; empty when the engine did not answer).
 pub async fn recover_desired(
     state: &StateDir,
     kind: BootKind,
     runtime: &SharedRuntime,
-) -> Result<BootReport, StoreError> {
+) -> Result<(BootReport, Vec<Observed>), StoreError> {
     let desired = state.desired();
     let load = desired.load_all()?;
     let snapshot = match kind {
@@ -114,7 +115,7 @@ pub async fn recover_desired(
         );
         report.rebuilt.push((app.to_string(), source));
     }
-    Ok(report)
+    Ok((report, observed.unwrap_or_default()))
 }
 
 /// Per app with app-role containers: is any of them running?

@@ -22,13 +22,13 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use archy_apps::Manifest;
-use archy_runtime::{InstanceScoped, SharedRuntime};
+use archy_runtime::{InstanceScoped, Observed, Role, SharedRuntime};
 use ractor::rpc::CallResult;
 use ractor::{call_t, ActorCell, ActorRef};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::app::{ask, AppActor, AppArgs, AppConfig, AppEnv, AppError, AppMsg};
+use crate::app::{ask, AppActor, AppArgs, AppConfig, AppEnv, AppError, AppMsg, SeenAtBoot};
 use crate::boot::{installed_in_tier_order, recover_desired, spawn_snapshot_writer, BootReport};
 use crate::companions::{CompanionBoard, CompanionConfig, CompanionEnv};
 use crate::health::{HealthActor, HealthArgs, ManifestLookup};
@@ -147,7 +147,7 @@ impl Archy {
         tracing::info!(%instance, "this daemon's containers carry archy.instance={instance}");
         let runtime: SharedRuntime = Arc::new(InstanceScoped::new(runtime, instance));
         let (pid_file, kind) = state.acquire_pid_file()?;
-        let boot = recover_desired(&state, kind, &runtime).await?;
+        let (boot, seen_at_boot) = recover_desired(&state, kind, &runtime).await?;
         tracing::info!(?boot, "recovered desired state");
         let board = StatusBoard::new();
         board.set_engine_reachable(boot.engine_reachable);
@@ -187,7 +187,12 @@ impl Archy {
                     Registry,
                     registry_args,
                 ),
-                apps_supervisor_spec(env.clone(), registry.clone(), config.apps_intensity),
+                apps_supervisor_spec(
+                    env.clone(),
+                    registry.clone(),
+                    config.apps_intensity,
+                    SeenAtBoot::new(seen_at_boot),
+                ),
                 ChildSpec::actor(RECONCILER, "reconciler", None, Reconciler, reconciler),
                 ChildSpec::new(HEALTH, "health", move |parent: ActorCell| {
                     let args = health.clone();
@@ -320,10 +325,7 @@ impl Archy {
             .manifest(app)
             .await?
             .ok_or_else(|| TreeError::UnknownApp { app: app.into() })?;
-        let spec = app_child_spec(AppArgs {
-            manifest,
-            env: self.env.clone(),
-        });
+        let spec = app_child_spec(AppArgs::new(manifest, self.env.clone()));
         let apps = self.apps_supervisor().await?;
         let start = |spec: ChildSpec| {
             let apps = apps.clone();
@@ -559,12 +561,20 @@ const PREVIOUS_INCARNATION_WAIT: Duration = Duration::from_secs(5);
 
 /// The apps supervisor: on every (re)start it spawns an actor per installed
 /// app, databases first.
-fn apps_supervisor_spec(env: AppEnv, registry: String, intensity: Intensity) -> ChildSpec {
+/// The apps supervisor. Its first start hands each app actor what the
+/// boot's list showed of its containers; a restarted one has nothing to hand.
+fn apps_supervisor_spec(
+    env: AppEnv,
+    registry: String,
+    intensity: Intensity,
+    seen_at_boot: SeenAtBoot,
+) -> ChildSpec {
     ChildSpec::new(APPS, "supervisor", move |parent: ActorCell| {
         let env = env.clone();
         let registry = registry.clone();
+        let seen_at_boot = seen_at_boot.take();
         async move {
-            let children = installed_app_specs(&env, &registry).await;
+            let children = installed_app_specs(&env, &registry, seen_at_boot).await;
             let args = SupervisorArgs {
                 strategy: Strategy::OneForOne,
                 intensity,
@@ -584,7 +594,11 @@ async fn list_manifests(registry: &str) -> Result<Vec<Arc<Manifest>>, TreeError>
         .map_err(|e| TreeError::Unresponsive(e.to_string()))
 }
 
-async fn installed_app_specs(env: &AppEnv, registry: &str) -> Vec<ChildSpec> {
+async fn installed_app_specs(
+    env: &AppEnv,
+    registry: &str,
+    seen_at_boot: Vec<Observed>,
+) -> Vec<ChildSpec> {
     let manifests: BTreeMap<String, Arc<Manifest>> = match list_manifests(registry).await {
         Ok(list) => list.into_iter().map(|m| (m.id.clone(), m)).collect(),
         Err(e) => {
@@ -600,12 +614,18 @@ async fn installed_app_specs(env: &AppEnv, registry: &str) -> Vec<ChildSpec> {
                 return Vec::new();
             }
         };
+    let mut seen_by_app: BTreeMap<String, Vec<Observed>> = BTreeMap::new();
+    for seen in seen_at_boot.into_iter().filter(|o| o.role == Role::App) {
+        seen_by_app.entry(seen.app.clone()).or_default().push(seen);
+    }
     installed
         .into_iter()
         .filter_map(|desired| match manifests.get(&desired.app_id) {
             Some(manifest) => Some(app_child_spec(AppArgs {
-                manifest: manifest.clone(),
-                env: env.clone(),
+                seen_at_boot: SeenAtBoot::new(
+                    seen_by_app.remove(&desired.app_id).unwrap_or_default(),
+                ),
+                ..AppArgs::new(manifest.clone(), env.clone())
             })),
             None => {
                 tracing::warn!(app = %desired.app_id, "installed app has no manifest in the catalog; left alone");

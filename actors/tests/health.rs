@@ -54,10 +54,7 @@ impl Harness {
     /// Spawn the app's actor and install the app.
     async fn installed(&self, manifest: &Manifest) -> ActorRef<AppMsg> {
         self.mock.add_image("docker.io/library/probe:1");
-        let args = AppArgs {
-            manifest: Arc::new(manifest.clone()),
-            env: self.env.clone(),
-        };
+        let args = AppArgs::new(Arc::new(manifest.clone()), self.env.clone());
         let actor = AppActor::spawn(args).await.unwrap().0;
         ask(&actor, &manifest.id, |reply| AppMsg::Install { reply })
             .await

@@ -68,10 +68,7 @@ impl World {
     }
 
     async fn installed(&self, id: &str) -> ActorRef<AppMsg> {
-        let args = AppArgs {
-            manifest: Arc::new(self.app(id)),
-            env: self.env.clone(),
-        };
+        let args = AppArgs::new(Arc::new(self.app(id)), self.env.clone());
         let actor = AppActor::spawn(args).await.unwrap().0;
         ask(&actor, id, |reply| AppMsg::Install { reply })
             .await
@@ -438,10 +435,7 @@ async fn containers_of_an_app_mid_operation_are_left_to_its_actor() {
     let world = World::new();
     world.labelled("busy", "archy-busy-copy", "busy").await;
     world.mock.hold(Op::Start);
-    let args = AppArgs {
-        manifest: Arc::new(world.app("busy")),
-        env: world.env.clone(),
-    };
+    let args = AppArgs::new(Arc::new(world.app("busy")), world.env.clone());
     let app = AppActor::spawn(args).await.unwrap().0;
     app.cast(AppMsg::Install { reply: None }).unwrap();
     within_deadline(world.mock.until_called(Op::Start, 1)).await;

@@ -124,6 +124,64 @@ async fn daemon_restart_adopts_running_containers_without_recreating() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn boot_adopts_every_app_from_its_one_list_without_an_inspect_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ids = ["seen-a", "seen-b", "seen-c"];
+    let mock = engine(&ids);
+    let archy = boot(tmp.path(), &mock, &ids).await;
+    for id in ids {
+        archy.request(id, Request::Install, true).await.unwrap();
+    }
+    archy.shutdown().await;
+
+    mock.reset_calls();
+    let archy = boot(tmp.path(), &mock, &ids).await;
+    for id in ids {
+        until_state(&archy, id, AppState::Running).await;
+    }
+    assert_eq!(mock.calls(Op::Inspect), 0, "adopted from the boot's list");
+    assert_eq!(mutating_calls(&mock), 0);
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_app_actor_looks_again_instead_of_trusting_the_boot_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mock = engine(&["relook"]);
+    let archy = boot(tmp.path(), &mock, &["relook"]).await;
+    archy
+        .request("relook", Request::Install, true)
+        .await
+        .unwrap();
+    archy.shutdown().await;
+    let archy = boot(tmp.path(), &mock, &["relook"]).await;
+    until_state(&archy, "relook", AppState::Running).await;
+
+    // The container dies with its event lost: the boot's list is now wrong.
+    assert!(mock.set_state("archy-relook", RunState::Exited, Some(1)));
+    let before = archy.app_actor("relook").unwrap();
+    before.kill();
+    let after = loop {
+        match archy.app_actor("relook") {
+            Some(actor) if actor.get_id() != before.get_id() => break actor,
+            _ => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    };
+    // Answered after the restarted actor's adoption has decided.
+    let status = call_t!(after, archy_actors::app::AppMsg::Status, 5_000).unwrap();
+    assert_ne!(
+        status.reason, "adopted its running containers",
+        "a restarted actor must inspect, not reuse the boot's list"
+    );
+    until_state(&archy, "relook", AppState::Running).await;
+    assert_eq!(
+        mock.container("archy-relook").unwrap().state,
+        RunState::Running
+    );
+    archy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn test_crash_recovery_skips_user_stopped() {
     let tmp = tempfile::tempdir().unwrap();
     let ids = ["skip-db", "skip-web"];
@@ -334,12 +392,6 @@ async fn restarted_apps_supervisor_respawns_every_installed_app() {
         {
             break;
         }
-        eprintln!(
-            "dbg sup={:?} a={:?} b={:?}",
-            archy.apps_supervisor().await.map(|s| s.get_id()),
-            archy.app_actor("resp-a").map(|a| a.get_id()),
-            archy.app_actor("resp-b").map(|a| a.get_id())
-        );
         assert!(
             tokio::time::Instant::now() < deadline,
             "apps were not respawned"

@@ -8,6 +8,6 @@ pub mod render;
 pub mod state;
 pub(crate) mod task;
 
-pub use actor::{ask, AppActor, AppActorState, AppArgs, AppError, AppMsg, Reply};
+pub use actor::{ask, AppActor, AppActorState, AppArgs, AppError, AppMsg, Reply, SeenAtBoot};
 pub use env::{AppConfig, AppEnv, NetworkOnce};
 pub use state::{allowed, AppState, InstallPhase, OpKind, StateKind};

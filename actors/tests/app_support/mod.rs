@@ -48,10 +48,7 @@ impl Harness {
     }
 
     pub fn args(&self, manifest: &Manifest) -> AppArgs {
-        AppArgs {
-            manifest: Arc::new(manifest.clone()),
-            env: self.env.clone(),
-        }
+        AppArgs::new(Arc::new(manifest.clone()), self.env.clone())
     }
 
     pub async fn spawn(&self, manifest: &Manifest) -> ActorRef<AppMsg> {
