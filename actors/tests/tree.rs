@@ -54,6 +54,18 @@ async fn boot(dir: &Path, mock: &MockRuntime, ids: &[&str]) -> Archy {
     Archy::boot(config(dir), runtime).await.unwrap()
 }
 
+/// A daemon that installed `ids` and shut down cleanly, booted again:
+/// what a daemon restart finds. Engine calls are counted from the reboot.
+async fn rebooted_with(dir: &Path, mock: &MockRuntime, ids: &[&str]) -> Archy {
+    let archy = boot(dir, mock, ids).await;
+    for id in ids {
+        archy.request(id, Request::Install, true).await.unwrap();
+    }
+    archy.shutdown().await;
+    mock.reset_calls();
+    boot(dir, mock, ids).await
+}
+
 async fn until_state(archy: &Archy, app: &str, want: AppState) {
     archy
         .board()
@@ -128,14 +140,7 @@ async fn boot_adopts_every_app_from_its_one_list_without_an_inspect_each() {
     let tmp = tempfile::tempdir().unwrap();
     let ids = ["seen-a", "seen-b", "seen-c"];
     let mock = engine(&ids);
-    let archy = boot(tmp.path(), &mock, &ids).await;
-    for id in ids {
-        archy.request(id, Request::Install, true).await.unwrap();
-    }
-    archy.shutdown().await;
-
-    mock.reset_calls();
-    let archy = boot(tmp.path(), &mock, &ids).await;
+    let archy = rebooted_with(tmp.path(), &mock, &ids).await;
     for id in ids {
         until_state(&archy, id, AppState::Running).await;
     }
@@ -148,13 +153,7 @@ async fn boot_adopts_every_app_from_its_one_list_without_an_inspect_each() {
 async fn a_restarted_app_actor_looks_again_instead_of_trusting_the_boot_list() {
     let tmp = tempfile::tempdir().unwrap();
     let mock = engine(&["relook"]);
-    let archy = boot(tmp.path(), &mock, &["relook"]).await;
-    archy
-        .request("relook", Request::Install, true)
-        .await
-        .unwrap();
-    archy.shutdown().await;
-    let archy = boot(tmp.path(), &mock, &["relook"]).await;
+    let archy = rebooted_with(tmp.path(), &mock, &["relook"]).await;
     until_state(&archy, "relook", AppState::Running).await;
 
     // The container dies with its event lost: the boot's list is now wrong.
