@@ -24,6 +24,12 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The release binary cargo built for this bench.
 const ARCHY: &str = env!("CARGO_BIN_EXE_archy");
 
+/// The daemon under test: this build's, or `ARCHY_BENCH_DAEMON` (to measure
+/// another build under the same conditions, say the commit before a change).
+fn archy() -> String {
+    std::env::var("ARCHY_BENCH_DAEMON").unwrap_or_else(|_| ARCHY.to_string())
+}
+
 pub struct Daemon {
     child: Child,
     pub rpc: Rpc,
@@ -42,7 +48,7 @@ impl Daemon {
         let token_file = state.join("auth").join("local-token");
         let _ = std::fs::remove_file(&token_file);
         let started = Instant::now();
-        let mut child = Command::new(ARCHY)
+        let mut child = Command::new(archy())
             .arg("--state-dir")
             .arg(state)
             .arg("serve")

@@ -80,24 +80,18 @@ async fn run(root: &Path) -> Result<(), BoxError> {
         return daemon.stop().await;
     }
     let state = dir(root, "state");
-
-    let mut empty_start = Samples::default();
-    for i in 0..5 {
-        let daemon = Daemon::start(
-            &dir(root, &format!("start-{i}")),
-            &catalog,
-            &engine,
-            listen(),
-        )
-        .await?;
-        empty_start.push(daemon.first_answer);
+    // `cargo bench --bench daemon -- start`: start → first RPC alone.
+    if std::env::args().any(|arg| arg == "start") {
+        starts_empty(root, &catalog, &engine).await?;
+        let daemon = Daemon::start(&state, &catalog, &engine, listen()).await?;
+        for batch in [1..=25, 26..=50, 51..=75, 76..=100] {
+            install(&daemon.rpc, batch).await?;
+        }
         daemon.stop().await?;
+        return starts_with_apps(&state, &catalog, &engine, 5).await;
     }
-    figure(
-        "daemon start → first answered RPC, nothing installed",
-        "< 100 ms",
-        &empty_start.summary(),
-    );
+
+    starts_empty(root, &catalog, &engine).await?;
 
     let daemon = Daemon::start(&state, &catalog, &engine, listen()).await?;
     let converge_20 = install(&daemon.rpc, 1..=20).await?;
@@ -140,19 +134,48 @@ async fn run(root: &Path) -> Result<(), BoxError> {
 
     inprocess::reconcile_vs_list(root, &state, &catalog, &engine, APPS).await?;
 
-    let mut full_start = Samples::default();
-    for _ in 0..3 {
-        let daemon = Daemon::start(&state, &catalog, &engine, listen()).await?;
-        full_start.push(daemon.first_answer);
+    starts_with_apps(&state, &catalog, &engine, 3).await?;
+    fixture::clean_up().await?;
+    compare_compose(root, &engine).await
+}
+
+/// Start → first answered RPC on fresh state directories, five times.
+async fn starts_empty(root: &Path, catalog: &Path, engine: &Path) -> Result<(), BoxError> {
+    let mut samples = Samples::default();
+    for i in 0..5 {
+        let state = dir(root, &format!("start-{i}"));
+        let daemon = Daemon::start(&state, catalog, engine, listen()).await?;
+        samples.push(daemon.first_answer);
+        daemon.stop().await?;
+    }
+    figure(
+        "daemon start → first answered RPC, nothing installed",
+        "< 100 ms",
+        &samples.summary(),
+    );
+    Ok(())
+}
+
+/// Start → first answered RPC on `state`, whose 100 apps run: each start
+/// adopts them all.
+async fn starts_with_apps(
+    state: &Path,
+    catalog: &Path,
+    engine: &Path,
+    runs: usize,
+) -> Result<(), BoxError> {
+    let mut samples = Samples::default();
+    for _ in 0..runs {
+        let daemon = Daemon::start(state, catalog, engine, listen()).await?;
+        samples.push(daemon.first_answer);
         daemon.stop().await?;
     }
     figure(
         "daemon start → first answered RPC, 100 apps to adopt",
         "< 100 ms",
-        &full_start.summary(),
+        &samples.summary(),
     );
-    fixture::clean_up().await?;
-    compare_compose(root, &engine).await
+    Ok(())
 }
 
 async fn compare_compose(root: &Path, engine: &Path) -> Result<(), BoxError> {
