@@ -82,16 +82,16 @@ async fn run(root: &Path) -> Result<(), BoxError> {
     let state = dir(root, "state");
     // `cargo bench --bench daemon -- start`: start → first RPC alone.
     if std::env::args().any(|arg| arg == "start") {
-        starts_empty(root, &catalog, &engine).await?;
+        starts_empty(root, &catalog, &engine, 20).await?;
         let daemon = Daemon::start(&state, &catalog, &engine, listen()).await?;
         for batch in [1..=25, 26..=50, 51..=75, 76..=100] {
             install(&daemon.rpc, batch).await?;
         }
         daemon.stop().await?;
-        return starts_with_apps(&state, &catalog, &engine, 5).await;
+        return starts_with_apps(&state, &catalog, &engine, 20).await;
     }
 
-    starts_empty(root, &catalog, &engine).await?;
+    starts_empty(root, &catalog, &engine, 5).await?;
 
     let daemon = Daemon::start(&state, &catalog, &engine, listen()).await?;
     let converge_20 = install(&daemon.rpc, 1..=20).await?;
@@ -139,10 +139,15 @@ async fn run(root: &Path) -> Result<(), BoxError> {
     compare_compose(root, &engine).await
 }
 
-/// Start → first answered RPC on fresh state directories, five times.
-async fn starts_empty(root: &Path, catalog: &Path, engine: &Path) -> Result<(), BoxError> {
+/// Start → first answered RPC on fresh state directories.
+async fn starts_empty(
+    root: &Path,
+    catalog: &Path,
+    engine: &Path,
+    runs: usize,
+) -> Result<(), BoxError> {
     let mut samples = Samples::default();
-    for i in 0..5 {
+    for i in 0..runs {
         let state = dir(root, &format!("start-{i}"));
         let daemon = Daemon::start(&state, catalog, engine, listen()).await?;
         samples.push(daemon.first_answer);
