@@ -780,6 +780,15 @@ async fn another_daemons_containers_are_never_adopted_counted_or_removed() {
         (foreign("archy-inst-theirs"), foreign("other-inst-ours")),
         before
     );
+    // Nor does the user's stop of that failed app stop their container.
+    archy
+        .request("inst-theirs", Request::Stop, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        (foreign("archy-inst-theirs"), foreign("other-inst-ours")),
+        before
+    );
     let ours = mock.container("archy-inst-ours").unwrap();
     let instance = StateDir::open(tmp.path()).unwrap().instance().unwrap();
     assert_eq!(

@@ -97,6 +97,24 @@ impl InstanceScoped {
             _ => RuntimeError::NameInUse { name },
         }
     }
+
+    /// `NotFound` when `name` is another daemon's container (invisible
+    /// here); otherwise the call it guards goes ahead and reports a missing
+    /// container or a dead engine itself. One inspect: only before the rare
+    /// calls that would act on a name-sake (stop, kill, remove).
+    async fn guard(&self, name: &str) -> RuntimeResult<()> {
+        match self.inner.inspect(name).await {
+            Ok(holder) if !self.instance.owns_labels(&holder.labels) => Err(anothers(name)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How a name held by another daemon's container reads to this one.
+fn anothers(name: &str) -> RuntimeError {
+    RuntimeError::NotFound {
+        what: format!("container {name} of this Archy (the name is another Archy's)"),
+    }
 }
 
 #[async_trait]
@@ -139,40 +157,52 @@ impl ContainerRuntime for InstanceScoped {
         }
     }
 
+    /// Unguarded: a start only follows this daemon's own create, or an
+    /// adoption through the filtered list and inspect, and it is on the
+    /// crash-restart path, where an inspect more would cost latency.
     async fn start(&self, name: &str) -> RuntimeResult<()> {
         self.inner.start(name).await
     }
 
+    /// Guarded: a user's stop of an app whose install lost its name to
+    /// another daemon must not stop that daemon's container.
     async fn stop(&self, name: &str, grace: Duration) -> RuntimeResult<()> {
+        self.guard(name).await?;
         self.inner.stop(name, grace).await
     }
 
     async fn kill(&self, name: &str, signal: &str) -> RuntimeResult<()> {
+        self.guard(name).await?;
         self.inner.kill(name, signal).await
     }
 
-    /// Another daemon's container is invisible here, so removing it by name
-    /// finds nothing (one inspect first: removals are rare, and a failed
-    /// install's clean-up must not take a name-sake it never created).
+    /// Guarded: a failed install's clean-up must not take a name-sake it
+    /// never created.
     async fn remove(&self, name: &str, force: bool, volumes: bool) -> RuntimeResult<()> {
-        if let Ok(holder) = self.inner.inspect(name).await {
-            if !self.instance.owns_labels(&holder.labels) {
-                return Err(RuntimeError::NotFound {
-                    what: format!("container {name} of this Archy (the name is another's)"),
-                });
-            }
-        }
+        self.guard(name).await?;
         self.inner.remove(name, force, volumes).await
     }
 
+    /// Another daemon's container is `NotFound`: never adopted, never
+    /// probed, never counted as this daemon's.
     async fn inspect(&self, name: &str) -> RuntimeResult<ContainerDetails> {
-        self.inner.inspect(name).await
+        let details = self.inner.inspect(name).await?;
+        if self.instance.owns_labels(&details.labels) {
+            Ok(details)
+        } else {
+            Err(anothers(name))
+        }
     }
 
+    /// Guarded: `package.logs` of an app whose name another daemon holds
+    /// must not show that daemon's container.
     async fn logs(&self, name: &str, tail: usize) -> RuntimeResult<Vec<String>> {
+        self.guard(name).await?;
         self.inner.logs(name, tail).await
     }
 
+    /// Unguarded: health probes exec only into apps that are running, which
+    /// this daemon created or adopted through the filtered views.
     async fn exec(&self, name: &str, cmd: &[String]) -> RuntimeResult<ExecOutput> {
         self.inner.exec(name, cmd).await
     }
@@ -307,6 +337,52 @@ mod tests {
         assert!(mock.container("archy-web").is_some());
         scoped.remove("archy-old", true, false).await.unwrap();
         assert!(mock.container("archy-old").is_none());
+    }
+
+    #[tokio::test]
+    async fn another_instances_container_cannot_be_inspected_stopped_killed_or_read() {
+        let (_dir, _, mock, scoped) = scoped_mock();
+        mock.create(&foreign("archy-web", "web")).await.unwrap();
+        mock.start("archy-web").await.unwrap();
+        mock.create(&spec("archy-old", "old")).await.unwrap();
+        mock.start("archy-old").await.unwrap();
+
+        assert!(scoped
+            .inspect("archy-web")
+            .await
+            .unwrap_err()
+            .is_not_found());
+        let stop = scoped.stop("archy-web", Duration::from_secs(1)).await;
+        assert!(stop.unwrap_err().is_not_found());
+        assert!(scoped
+            .kill("archy-web", "KILL")
+            .await
+            .unwrap_err()
+            .is_not_found());
+        assert!(scoped
+            .logs("archy-web", 10)
+            .await
+            .unwrap_err()
+            .is_not_found());
+        assert_eq!(
+            mock.container("archy-web").unwrap().state,
+            RunState::Running
+        );
+        assert_eq!(mock.calls(crate::Op::Stop) + mock.calls(crate::Op::Kill), 0);
+
+        // Ours (here a legacy one) is served as before; a missing name is
+        // reported by the call itself.
+        assert_eq!(
+            scoped.inspect("archy-old").await.unwrap().state,
+            RunState::Running
+        );
+        scoped
+            .stop("archy-old", Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(mock.container("archy-old").unwrap().state, RunState::Exited);
+        let missing = scoped.stop("archy-none", Duration::from_secs(1)).await;
+        assert!(missing.unwrap_err().is_not_found());
     }
 
     #[test]
