@@ -167,6 +167,7 @@ impl Archy {
             runtime: env.runtime.clone(),
             board: board.clone(),
             manifests: manifests.lookup(),
+            catalog_changed: manifests.changes(),
         };
         let companions = CompanionEnv {
             app: env.clone(),

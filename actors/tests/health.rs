@@ -70,6 +70,8 @@ impl Harness {
             runtime: Arc::new(self.mock.clone()),
             board: self.board.clone(),
             manifests: Arc::new(move |id: &str| apps.iter().find(|m| m.id == id).cloned()),
+            // A catalog that never changes.
+            catalog_changed: tokio::sync::watch::channel(0).1,
         };
         Actor::spawn(None, HealthActor, args).await.unwrap().0
     }
@@ -218,6 +220,37 @@ async fn test_health_monitor_timeout_counts_as_failure() {
         "{}",
         status.reason
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_app_up_before_its_manifest_reaches_the_monitor_is_probed_once_it_does() {
+    // At boot an adopted app can be Running before the registry's first
+    // broadcast fills the manifest lookup; no later transition comes.
+    let h = Harness::new();
+    let app = exec_app("late", "app", 1, 0, 5);
+    h.installed(&app).await;
+    h.exec_answers("late", 0, "ok");
+    let known: Arc<Mutex<Option<Arc<Manifest>>>> = Arc::default();
+    let (catalog, catalog_changed) = tokio::sync::watch::channel(0);
+    let lookup = known.clone();
+    let args = HealthArgs {
+        runtime: Arc::new(h.mock.clone()),
+        board: h.board.clone(),
+        manifests: Arc::new(move |_: &str| lookup.lock().unwrap().clone()),
+        catalog_changed,
+    };
+    Actor::spawn(None, HealthActor, args).await.unwrap();
+    tokio::time::sleep(secs(3)).await;
+    assert_eq!(
+        h.mock.calls(Op::Exec),
+        0,
+        "no manifest yet: nothing to probe"
+    );
+
+    *known.lock().unwrap() = Some(Arc::new(app.clone()));
+    catalog.send_modify(|generation| *generation += 1);
+    let status = h.until("late", |s| s.health == Health::Healthy).await;
+    assert_eq!(status.state, AppState::Running);
 }
 
 #[tokio::test(start_paused = true)]

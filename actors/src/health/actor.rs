@@ -19,6 +19,7 @@ use archy_runtime::SharedRuntime;
 use futures::future::join_all;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SpawnErr};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -44,6 +45,10 @@ pub struct HealthArgs {
     pub runtime: SharedRuntime,
     pub board: StatusBoard,
     pub manifests: ManifestLookup,
+    /// Bumped when the lookup's manifests change. An app that came up
+    /// before its manifest reached the lookup (at boot, adoption can beat
+    /// the registry's first broadcast) is probed once the manifest arrives.
+    pub catalog_changed: watch::Receiver<u64>,
 }
 
 pub enum HealthMsg {
@@ -117,6 +122,7 @@ pub struct HealthState {
     timer: Option<OwnedTask>,
     next_id: u64,
     _follow: OwnedTask,
+    _follow_catalog: OwnedTask,
 }
 
 impl Actor for HealthActor {
@@ -130,6 +136,7 @@ impl Actor for HealthActor {
         args: HealthArgs,
     ) -> Result<HealthState, ActorProcessingErr> {
         let follow = follow_board(&args.board, myself.clone());
+        let follow_catalog = follow_catalog(args.catalog_changed, myself.clone());
         let mut state = HealthState {
             myself,
             board: args.board,
@@ -141,6 +148,7 @@ impl Actor for HealthActor {
             timer: None,
             next_id: 0,
             _follow: follow,
+            _follow_catalog: follow_catalog,
         };
         state.sync_all();
         state.reschedule();
@@ -180,6 +188,17 @@ fn follow_board(board: &StatusBoard, actor: ActorRef<HealthMsg>) -> OwnedTask {
                 Err(RecvError::Closed) => return,
             };
             if actor.cast(message).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Look at every app again whenever the catalog changes.
+fn follow_catalog(mut changed: watch::Receiver<u64>, actor: ActorRef<HealthMsg>) -> OwnedTask {
+    OwnedTask::spawn(async move {
+        while changed.changed().await.is_ok() {
+            if actor.cast(HealthMsg::SyncAll).is_err() {
                 return;
             }
         }
