@@ -146,19 +146,9 @@ async fn starts_empty(
     engine: &Path,
     runs: usize,
 ) -> Result<(), BoxError> {
-    let mut samples = Samples::default();
-    for i in 0..runs {
-        let state = dir(root, &format!("start-{i}"));
-        let daemon = Daemon::start(&state, catalog, engine, listen()).await?;
-        samples.push(daemon.first_answer);
-        daemon.stop().await?;
-    }
-    figure(
-        "daemon start → first answered RPC, nothing installed",
-        "< 100 ms",
-        &samples.summary(),
-    );
-    Ok(())
+    let fresh = |i: usize| dir(root, &format!("start-{i}"));
+    let what = "daemon start → first answered RPC, nothing installed";
+    starts(what, runs, fresh, catalog, engine).await
 }
 
 /// Start → first answered RPC on `state`, whose 100 apps run: each start
@@ -169,17 +159,25 @@ async fn starts_with_apps(
     engine: &Path,
     runs: usize,
 ) -> Result<(), BoxError> {
+    let what = "daemon start → first answered RPC, 100 apps to adopt";
+    starts(what, runs, |_| state.to_path_buf(), catalog, engine).await
+}
+
+/// `runs` daemon starts, the i-th on `state(i)`; one figure.
+async fn starts(
+    what: &str,
+    runs: usize,
+    state: impl Fn(usize) -> PathBuf,
+    catalog: &Path,
+    engine: &Path,
+) -> Result<(), BoxError> {
     let mut samples = Samples::default();
-    for _ in 0..runs {
-        let daemon = Daemon::start(state, catalog, engine, listen()).await?;
+    for i in 0..runs {
+        let daemon = Daemon::start(&state(i), catalog, engine, listen()).await?;
         samples.push(daemon.first_answer);
         daemon.stop().await?;
     }
-    figure(
-        "daemon start → first answered RPC, 100 apps to adopt",
-        "< 100 ms",
-        &samples.summary(),
-    );
+    figure(what, "< 100 ms", &samples.summary());
     Ok(())
 }
 
