@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use archy_actors::app::{ask, AppActor, AppArgs, AppConfig, AppEnv, AppMsg, AppState};
-use archy_actors::health::{HealthActor, HealthArgs, HealthMsg, ProbeOutcome, ProbeTarget, Prober};
+use archy_actors::health::{
+    HealthActor, HealthArgs, HealthMsg, ManifestLookup, ProbeOutcome, ProbeTarget, Prober,
+};
 use archy_actors::status::{AppStatus, Health, StatusBoard, Transition};
 use archy_actors::store::{RestartPolicy, RestartTracker, StateDir};
 use archy_apps::Manifest;
@@ -66,12 +68,23 @@ impl Harness {
     /// do not collide.
     async fn health(&self, apps: &[&Manifest]) -> ActorRef<HealthMsg> {
         let apps: Vec<Arc<Manifest>> = apps.iter().map(|m| Arc::new((*m).clone())).collect();
+        let lookup = Arc::new(move |id: &str| apps.iter().find(|m| m.id == id).cloned());
+        // A catalog that never changes.
+        self.health_following(lookup, tokio::sync::watch::channel(0).1)
+            .await
+    }
+
+    /// The Health actor with this manifest lookup, told of its changes.
+    async fn health_following(
+        &self,
+        manifests: ManifestLookup,
+        catalog_changed: tokio::sync::watch::Receiver<u64>,
+    ) -> ActorRef<HealthMsg> {
         let args = HealthArgs {
             runtime: Arc::new(self.mock.clone()),
             board: self.board.clone(),
-            manifests: Arc::new(move |id: &str| apps.iter().find(|m| m.id == id).cloned()),
-            // A catalog that never changes.
-            catalog_changed: tokio::sync::watch::channel(0).1,
+            manifests,
+            catalog_changed,
         };
         Actor::spawn(None, HealthActor, args).await.unwrap().0
     }
@@ -233,13 +246,11 @@ async fn an_app_up_before_its_manifest_reaches_the_monitor_is_probed_once_it_doe
     let known: Arc<Mutex<Option<Arc<Manifest>>>> = Arc::default();
     let (catalog, catalog_changed) = tokio::sync::watch::channel(0);
     let lookup = known.clone();
-    let args = HealthArgs {
-        runtime: Arc::new(h.mock.clone()),
-        board: h.board.clone(),
-        manifests: Arc::new(move |_: &str| lookup.lock().unwrap().clone()),
+    h.health_following(
+        Arc::new(move |_: &str| lookup.lock().unwrap().clone()),
         catalog_changed,
-    };
-    Actor::spawn(None, HealthActor, args).await.unwrap();
+    )
+    .await;
     tokio::time::sleep(secs(3)).await;
     assert_eq!(
         h.mock.calls(Op::Exec),
