@@ -561,8 +561,7 @@ impl ManifestCache {
 const PREVIOUS_INCARNATION_WAIT: Duration = Duration::from_secs(5);
 
 /// The apps supervisor: on every (re)start it spawns an actor per installed
-/// app, databases first.
-/// The apps supervisor. Its first start hands each app actor what the
+/// app, databases first. Its first start also hands each actor what the
 /// boot's list showed of its containers; a restarted one has nothing to hand.
 fn apps_supervisor_spec(
     env: AppEnv,

@@ -74,9 +74,8 @@ async fn engine() -> Option<PodmanRuntime> {
     }
 }
 
-/// Every member's container name, in start order.
-/// The app's containers and its companions' (made on their own cadence,
-/// so one may appear after the test's last look).
+/// Every member's container name, in start order, then its companions'
+/// (made on their own cadence, so one may appear after the test's last look).
 fn container_names(manifest: &Manifest) -> Vec<String> {
     let members = manifest
         .members()

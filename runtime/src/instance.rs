@@ -101,7 +101,7 @@ impl InstanceScoped {
     /// `NotFound` when `name` is another daemon's container (invisible
     /// here); otherwise the call it guards goes ahead and reports a missing
     /// container or a dead engine itself. One inspect: only before the rare
-    /// calls that would act on a name-sake (stop, kill, remove).
+    /// calls that would act on a name-sake (stop, kill, remove, logs).
     async fn guard(&self, name: &str) -> RuntimeResult<()> {
         match self.inner.inspect(name).await {
             Ok(holder) if !self.instance.owns_labels(&holder.labels) => Err(anothers(name)),
